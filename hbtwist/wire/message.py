@@ -1,0 +1,135 @@
+"""The Heartbeat message model: an ordered, immutable list of typed fields (spec section 1.1)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Union
+
+
+class FieldType(enum.IntEnum):
+    """Wire types of a field; the digit in the `(t)` prefix."""
+
+    STRING = 0
+    BINARY = 1
+    STRUCT = 2
+    LIST = 3
+    COMPRESS = 4
+
+
+FieldValue = Union[bytes, "Message", tuple[bytes, ...]]
+"""bytes for STRING, BINARY and COMPRESS; a Message for STRUCT; a tuple of bytes for LIST."""
+
+Name = Union[str, bytes]
+
+
+def _name(name: Name) -> bytes:
+    return name.encode("ascii") if isinstance(name, str) else name
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One `(name, type, value)` entry of a message."""
+
+    name: bytes
+    type: FieldType
+    value: FieldValue
+
+
+def _field(name: Name, value: FieldValue | str, type: FieldType | None) -> Field:
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    if type is None:
+        if isinstance(value, Message):
+            type = FieldType.STRUCT
+        elif isinstance(value, tuple):
+            type = FieldType.LIST
+        else:
+            type = FieldType.STRING
+    return Field(_name(name), type, value)
+
+
+class Message:
+    """An ordered list of fields; lookups return the first field of a name, as Heartbeat does."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: Iterable[Field] = ()) -> None:
+        self._fields: tuple[Field, ...] = tuple(fields)
+
+    @classmethod
+    def of(cls, *pairs: tuple[Name, FieldValue | str]) -> Message:
+        """Build a message from `(name, value)` pairs; str values become STRING fields."""
+        return cls(_field(name, value, None) for name, value in pairs)
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        """All fields, in wire order."""
+        return self._fields
+
+    def field(self, name: Name) -> Field | None:
+        """The first field called `name`, or None."""
+        wanted = _name(name)
+        for entry in self._fields:
+            if entry.name == wanted:
+                return entry
+        return None
+
+    def get(self, name: Name) -> FieldValue | None:
+        """The value of the first field called `name`, or None."""
+        entry = self.field(name)
+        return None if entry is None else entry.value
+
+    def text(self, name: Name) -> str | None:
+        """The first STRING field called `name` as text (undecodable bytes kept as escapes)."""
+        entry = self.field(name)
+        if entry is None or entry.type is not FieldType.STRING:
+            return None
+        assert isinstance(entry.value, bytes)
+        return entry.value.decode("utf-8", "surrogateescape")
+
+    def binary(self, name: Name) -> bytes | None:
+        """The first BINARY field called `name`, or None."""
+        entry = self.field(name)
+        if entry is None or entry.type is not FieldType.BINARY:
+            return None
+        assert isinstance(entry.value, bytes)
+        return entry.value
+
+    def with_field(
+        self, name: Name, value: FieldValue | str, type: FieldType | None = None
+    ) -> Message:
+        """A copy with `name` set: the first such field replaced in place, else appended."""
+        new = _field(name, value, type)
+        fields = list(self._fields)
+        for position, entry in enumerate(fields):
+            if entry.name == new.name:
+                fields[position] = new
+                return Message(fields)
+        fields.append(new)
+        return Message(fields)
+
+    def without(self, name: Name) -> Message:
+        """A copy with every field called `name` removed."""
+        unwanted = _name(name)
+        return Message(entry for entry in self._fields if entry.name != unwanted)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, (str, bytes)) and self.field(name) is not None
+
+    def __iter__(self) -> Iterator[Field]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Message) and self._fields == other._fields
+
+    def __hash__(self) -> int:
+        return hash(self._fields)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name.decode('ascii', 'replace')}={f.value!r}" for f in self._fields)
+        return f"Message({shown})"

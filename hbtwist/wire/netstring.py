@@ -1,0 +1,92 @@
+"""The netstring message format, `###\n` ... `%%%\n` (spec section 1.3)."""
+
+from __future__ import annotations
+
+from hbtwist.wire.errors import EncodeError, MalformedPacket
+from hbtwist.wire.limits import MAX_LENGTH_DIGITS, MAXDEPTH
+from hbtwist.wire.message import Field, FieldType, FieldValue, Message
+from hbtwist.wire.names import check_name, is_valid_name
+from hbtwist.wire.packedlist import pack_list, unpack_list
+
+START = b"###\n"
+END = b"%%%\n"
+_COMMA = 0x2C
+_TYPES = {0x30 + t.value: t for t in FieldType}
+
+
+def encode_netstring(message: Message, depth: int = 0) -> bytes:
+    """Serialize a message as a netstring payload (no authentication trailer)."""
+    if depth >= MAXDEPTH:
+        raise EncodeError(f"message nested deeper than {MAXDEPTH}")
+    parts = [START]
+    for entry in message:
+        check_name(entry.name)
+        item = b"(%d)%s=%s" % (entry.type, entry.name, _encode_value(entry, depth))
+        parts.append(b"%d:%s," % (len(item), item))
+    parts.append(END)
+    return b"".join(parts)
+
+
+def _encode_value(entry: Field, depth: int) -> bytes:
+    value = entry.value
+    if entry.type is FieldType.STRUCT:
+        if not isinstance(value, Message):
+            raise EncodeError(f"struct field {entry.name!r} does not hold a message")
+        return encode_netstring(value, depth + 1)
+    if entry.type is FieldType.LIST:
+        if not isinstance(value, tuple):
+            raise EncodeError(f"list field {entry.name!r} does not hold a tuple")
+        return pack_list(value)
+    if not isinstance(value, bytes):
+        raise EncodeError(f"field {entry.name!r} does not hold bytes")
+    if entry.type is FieldType.STRING and b"\0" in value:
+        raise EncodeError(f"string field {entry.name!r} contains NUL")
+    return value
+
+
+def decode_netstring(data: bytes, start: int = 0, depth: int = 0) -> tuple[Message, int]:
+    """Parse a netstring payload beginning at `start`; return it and the offset just past `%%%\n`."""
+    if depth >= MAXDEPTH:
+        raise MalformedPacket(f"message nested deeper than {MAXDEPTH}")
+    if not data.startswith(START, start):
+        raise MalformedPacket("netstring message does not start with ###")
+    position = start + len(START)
+    fields = []
+    while not data.startswith(END, position):
+        colon = data.find(b":", position, position + MAX_LENGTH_DIGITS + 1)
+        digits = data[position:colon]
+        if colon < 0 or not digits.isdigit():
+            raise MalformedPacket("bad element length in netstring message")
+        stop = colon + 1 + int(digits)
+        if stop >= len(data) or data[stop] != _COMMA:
+            raise MalformedPacket("netstring element overruns the message")
+        fields.append(_decode_element(data[colon + 1 : stop], depth))
+        position = stop + 1
+    return Message(fields), position + len(END)
+
+
+def _decode_element(element: bytes, depth: int) -> Field:
+    if len(element) < 5 or element[0] != 0x28 or element[2] != 0x29:
+        raise MalformedPacket("netstring element lacks its (type) prefix")
+    field_type = _TYPES.get(element[1])
+    if field_type is None:
+        raise MalformedPacket("unknown field type in netstring element")
+    equals = element.find(b"=", 3)
+    if equals < 0:
+        raise MalformedPacket("netstring element has no '='")
+    name = element[3:equals]
+    if not is_valid_name(name):
+        raise MalformedPacket("bad field name in netstring element")
+    raw = element[equals + 1 :]
+    value: FieldValue
+    if field_type is FieldType.STRUCT:
+        value, end = decode_netstring(raw, 0, depth + 1)
+        if end != len(raw):
+            raise MalformedPacket("bytes after a nested message")
+    elif field_type is FieldType.LIST:
+        value = unpack_list(raw)
+    else:
+        if field_type is FieldType.STRING and b"\0" in raw:
+            raise MalformedPacket("string field contains NUL")
+        value = raw
+    return Field(name, field_type, value)
