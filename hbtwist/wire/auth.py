@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from hbtwist.wire.limits import MAXAUTH
 
 
-class AuthMethod(str, enum.Enum):
+class AuthMethod(enum.StrEnum):
     """An authentication method named in authkeys."""
 
     CRC = "crc"

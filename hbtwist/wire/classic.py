@@ -49,8 +49,8 @@ def _encode_value(entry: Field, depth: int) -> bytes:
         if not isinstance(value, tuple):
             raise EncodeError(f"list field {entry.name!r} does not hold a tuple")
         packed = pack_list(value)
-        if b"\n" in packed:
-            raise EncodeError(f"list field {entry.name!r} holds a newline")
+        if b"\n" in packed or b"\0" in packed:
+            raise EncodeError(f"list field {entry.name!r} holds a newline or NUL")
         return packed
     if not isinstance(value, bytes):
         raise EncodeError(f"field {entry.name!r} does not hold bytes")
@@ -73,13 +73,13 @@ def decode_classic(data: bytes, depth: int = 0) -> tuple[Message, int]:
     nul = data.find(b"\0")
     limit = len(data) if nul < 0 else nul
     position = len(START)
-    fields = []
+    fields: list[Field] = []
     while position < limit:
         newline = data.find(b"\n", position, limit)
         line_end = limit if newline < 0 else newline
         line = data[position:line_end]
         position = line_end + 1
-        if line.startswith(b"<<<"):
+        if line == b"<<<":
             return Message(fields), min(position, len(data))
         fields.append(_decode_line(line, depth))
     raise MalformedPacket("classic message has no <<< end line")

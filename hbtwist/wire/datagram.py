@@ -23,7 +23,11 @@ def verify_inner(message: Message, keyring: Keyring) -> bool:
     authstr = message.get(classic.AUTH)
     if not isinstance(authstr, bytes):
         return False
-    return keyring.verify(authstr, classic.classic_body(message, skip_auth=True))
+    try:
+        body = classic.classic_body(message, skip_auth=True)
+    except EncodeError:
+        return False
+    return keyring.verify(authstr, body)
 
 
 def trailer(authstr: bytes) -> bytes:
@@ -34,9 +38,10 @@ def trailer(authstr: bytes) -> bytes:
 def encode_datagram(message: Message, keyring: Keyring) -> bytes:
     """A netstring payload plus its authentication trailer, as every UDP medium sends it."""
     payload = netstring.encode_netstring(message)
-    if len(payload) >= MAXMSG:
-        raise EncodeError(f"message of {len(payload)} bytes is too big (limit {MAXMSG - 1})")
-    return payload + trailer(keyring.sign(payload))
+    datagram = payload + trailer(keyring.sign(payload))
+    if len(datagram) >= MAXMSG:
+        raise EncodeError(f"datagram of {len(datagram)} bytes is too big (limit {MAXMSG - 1})")
+    return datagram
 
 
 def encode_frame(message: Message, keyring: Keyring) -> bytes:

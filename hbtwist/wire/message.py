@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Union
+from typing import TypeAlias
 
 
 class FieldType(enum.IntEnum):
@@ -18,10 +18,10 @@ class FieldType(enum.IntEnum):
     COMPRESS = 4
 
 
-FieldValue = Union[bytes, "Message", tuple[bytes, ...]]
+FieldValue: TypeAlias = "bytes | Message | tuple[bytes, ...]"
 """bytes for STRING, BINARY and COMPRESS; a Message for STRUCT; a tuple of bytes for LIST."""
 
-Name = Union[str, bytes]
+Name: TypeAlias = str | bytes
 
 
 def _name(name: Name) -> bytes:
@@ -97,9 +97,7 @@ class Message:
         assert isinstance(entry.value, bytes)
         return entry.value
 
-    def with_field(
-        self, name: Name, value: FieldValue | str, type: FieldType | None = None
-    ) -> Message:
+    def with_field(self, name: Name, value: FieldValue | str, type: FieldType | None = None) -> Message:
         """A copy with `name` set: the first such field replaced in place, else appended."""
         new = _field(name, value, type)
         fields = list(self._fields)
