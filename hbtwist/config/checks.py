@@ -1,0 +1,140 @@
+"""Checks across ha.cf directives, with Heartbeat's defaults and rules (spec sections 6.3, 8.2).
+
+They run once the whole file is read: timer defaults and limits, the node list, the media count,
+logging, and the policies hbtwist can only run as Heartbeat allows them without Pacemaker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hbtwist.config.directives import HaCfState
+from hbtwist.config.model import AutoFailback, AutoJoin
+
+DEFAULT_KEEPALIVE_MS = 1000
+DEFAULT_DEADTIME_MS = 30000
+MIN_INITDEAD_MS = 10000
+"""Below this initial dead time Heartbeat warns that a slow network start may look like death."""
+
+
+@dataclass(frozen=True)
+class Timings:
+    """The effective timers, defaults applied, in milliseconds."""
+
+    keepalive_ms: int
+    deadtime_ms: int
+    warntime_ms: int
+    initdead_ms: int
+    deadping_ms: int
+
+
+def default_initdead_ms(deadtime_ms: int) -> int:
+    """Heartbeat's initdead when ha.cf gives none: deadtime if over 10 s, 12 s under 6 s, else 2x."""
+    if deadtime_ms > 10000:
+        return deadtime_ms
+    if deadtime_ms < 6000:
+        return 12000
+    return 2 * deadtime_ms
+
+
+def resolve_timings(state: HaCfState) -> Timings:
+    """Apply the timer defaults and report the combinations Heartbeat refuses or warns about."""
+    log, lines = state.log, state.lines
+    keepalive = state.value("keepalive", DEFAULT_KEEPALIVE_MS)
+    deadtime = state.value("deadtime", DEFAULT_DEADTIME_MS)
+    if deadtime <= 2 * keepalive:
+        log.error(
+            lines.get("deadtime", lines.get("keepalive")),
+            f"Dead time [{deadtime} ms] is too small compared to keepalive [{keepalive} ms]",
+        )
+    initdead = state.value("initdead", default_initdead_ms(deadtime))
+    if initdead < deadtime:
+        log.error(
+            lines.get("initdead"),
+            f"Initial dead time [{initdead} ms] is smaller than deadtime [{deadtime} ms]",
+        )
+    elif initdead < MIN_INITDEAD_MS:
+        log.warn(
+            lines.get("initdead"),
+            f"Initial dead time [{initdead} ms] may be too small!"
+            " It should be >= deadtime and >= 10 seconds",
+        )
+    deadping = state.value("deadping", deadtime)
+    if "deadping" in lines and deadping <= 2 * keepalive:
+        log.error(
+            lines["deadping"],
+            f"Ping dead time [{deadping} ms] is too small compared to keepalive [{keepalive} ms]",
+        )
+    warntime = state.value("warntime", deadtime // 2)
+    if "warntime" in lines:
+        if warntime >= deadtime:
+            log.error(
+                lines["warntime"],
+                f"Warn time [{warntime} ms] must be smaller than deadtime [{deadtime} ms]",
+            )
+        elif warntime < keepalive:
+            log.warn(
+                lines["warntime"],
+                f"Warn time [{warntime} ms] is smaller than keepalive [{keepalive} ms]:"
+                " every heartbeat will be reported late",
+            )
+    return Timings(keepalive, deadtime, warntime, initdead, deadping)
+
+
+def check_membership(state: HaCfState, local_node: str, autojoin: AutoJoin) -> None:
+    """Nodes must be listed, the local one among them (unless `autojoin any`); no autojoin in R1."""
+    if autojoin is not AutoJoin.ANY:
+        if not state.nodes:
+            state.log.error(None, "no nodes defined (node directive)")
+        elif local_node not in state.nodes:
+            state.log.error(
+                None,
+                f"local node {local_node!r} is not in the node list"
+                " (node names are `uname -n`, or the first line of nodeinfo)",
+            )
+    if autojoin is not AutoJoin.NONE:
+        state.log.error(
+            state.lines.get("autojoin"),
+            f"autojoin {autojoin.value} conflicts with haresources resource management:"
+            " Heartbeat allows it only with Pacemaker (crm), which hbtwist does not support",
+        )
+
+
+def check_media(state: HaCfState) -> None:
+    """At least one heartbeat medium is needed."""
+    if not state.media:
+        state.log.error(
+            None, "no heartbeat media defined (bcast, mcast, mcast6, ucast, ucast6 or serial)"
+        )
+
+
+def check_logging(state: HaCfState) -> None:
+    """With no log file and no syslog facility, logd is the only place left to log to."""
+    facility = state.optional("logfacility", str)
+    logs_somewhere = (
+        "logfile" in state.values or "debugfile" in state.values or facility not in (None, "none")
+    )
+    if not logs_somewhere and state.values.get("use_logd") is False:
+        state.log.error(
+            state.lines["use_logd"],
+            "no logfile, debugfile or logfacility, and use_logd is off: nowhere to log",
+        )
+
+
+def resolve_auto_failback(state: HaCfState) -> AutoFailback:
+    """The effective auto_failback; warns about the deprecated `legacy` mode, as Heartbeat does.
+
+    Heartbeat applies the default `legacy` after reading ha.cf unless `auto_failback` itself was
+    given, so a `nice_failback` line alone always ends up as `legacy`.
+    """
+    given = "auto_failback" in state.values
+    failback = state.failback if given else AutoFailback.LEGACY
+    if failback is AutoFailback.LEGACY:
+        state.log.warn(
+            state.lines.get("auto_failback"),
+            "auto_failback legacy is deprecated; set auto_failback on or off"
+            if given
+            else "auto_failback is not set and defaults to the deprecated legacy mode;"
+            " set auto_failback on or off",
+        )
+    return failback

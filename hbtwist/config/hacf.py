@@ -1,0 +1,144 @@
+"""Reading ha.cf into a validated `HaCf`, line by line as Heartbeat 3.0.6 does (spec section 8.1).
+
+A `#` anywhere starts a comment; the first word is the directive; option-list directives apply
+to each blank- or comma-separated word, whole-line directives and whole-line media get the rest.
+Directives take effect in file order, so `udpport` and `baud` only affect media lines after them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hbtwist.config.checks import (
+    check_logging,
+    check_media,
+    check_membership,
+    resolve_auto_failback,
+    resolve_timings,
+)
+from hbtwist.config.directives import (
+    ALIASES,
+    DIRECTIVES,
+    MAX_MEDIA,
+    REFUSED,
+    Directive,
+    HaCfState,
+)
+from hbtwist.config.media import MEDIUM_PARSERS, MediumLine, MediumParser
+from hbtwist.config.model import AutoJoin, HaCf, LogSettings
+from hbtwist.config.problems import FileLog
+from hbtwist.config.source import SourceFile
+from hbtwist.config.values import DELIMS, WHITESPACE, default_udp_port, split_words
+
+_DIRECTIVE = re.compile(f"[^{re.escape(WHITESPACE)}]+")
+
+
+def parse_hacf(source: SourceFile, log: FileLog, local_node: str) -> HaCf:
+    """The `HaCf` of `source`; every problem goes to `log` (the result is then not to be used)."""
+    state = HaCfState(log, default_udp_port())
+    for number, text in source.numbered():
+        _read_line(state, text, number)
+    return _build(state, local_node)
+
+
+def _content(text: str) -> str:
+    text = text.lstrip(WHITESPACE).split("#", 1)[0]
+    return re.split("[\r\n]", text, maxsplit=1)[0]
+
+
+def _read_line(state: HaCfState, text: str, line: int) -> None:
+    content = _content(text)
+    match = _DIRECTIVE.match(content)
+    if match is None:
+        return
+    written = match[0]
+    rest = content[match.end() :].lstrip(DELIMS).rstrip(WHITESPACE)
+    name = ALIASES.get(written, written)
+    if name != written:
+        state.log.warn(line, f"directive {written!r} is an old name for {name!r}")
+    if name in REFUSED:
+        state.log.error(line, f"{name}: {REFUSED[name]}")
+        return
+    entry: MediumParser | Directive | None = MEDIUM_PARSERS.get(name) or DIRECTIVES.get(name)
+    if entry is None:
+        state.log.error(line, f"unknown directive {written!r}")
+        return
+    if not rest:
+        state.log.error(line, f"{name}: missing value")
+        return
+    if isinstance(entry, Directive) and entry.no_effect:
+        state.log.warn(line, f"{name} {entry.no_effect}")
+    for argument in [rest] if entry.whole_line else split_words(rest, DELIMS):
+        state.directives.append((written, argument))
+        try:
+            if isinstance(entry, MediumParser):
+                _add_medium(state, entry, argument, line)
+            else:
+                entry.handler(state, argument, line)
+        except ValueError as error:
+            state.log.error(line, f"{name}: {error}")
+
+
+def _add_medium(state: HaCfState, parser: MediumParser, argument: str, line: int) -> None:
+    if len(state.media) >= MAX_MEDIA:
+        raise ValueError(f"too many media (at most {MAX_MEDIA})")
+
+    def warn(message: str) -> None:
+        state.log.warn(line, message)
+
+    medium = parser.parse(MediumLine(argument, (state.log.path, line), state.settings, warn))
+    for existing in state.media:
+        if existing == medium:
+            warn(f"{medium.kind}: same medium as line {existing.location[1]}")
+            break
+    state.media.append(medium)
+
+
+def _build(state: HaCfState, local_node: str) -> HaCf:
+    timings = resolve_timings(state)
+    autojoin = state.value("autojoin", AutoJoin.NONE)
+    check_membership(state, local_node, autojoin)
+    check_media(state)
+    check_logging(state)
+    return HaCf(
+        nodes=tuple(state.nodes),
+        media=tuple(state.media),
+        keepalive_ms=timings.keepalive_ms,
+        deadtime_ms=timings.deadtime_ms,
+        warntime_ms=timings.warntime_ms,
+        initdead_ms=timings.initdead_ms,
+        deadping_ms=timings.deadping_ms,
+        udpport=state.settings.udpport,
+        baud=state.settings.baud,
+        autojoin=autojoin,
+        auto_failback=resolve_auto_failback(state),
+        hopfudge=state.value("hopfudge", 1),
+        msgfmt=state.value("msgfmt", "classic"),
+        max_rexmit_delay_ms=state.value("max_rexmit_delay", 250),
+        hbgenmethod=state.value("hbgenmethod", "file"),
+        uuidfrom=state.value("uuidfrom", "file"),
+        log=LogSettings(
+            facility=state.optional("logfacility", str),
+            logfile=state.optional("logfile", str),
+            debugfile=state.optional("debugfile", str),
+            use_logd=state.optional("use_logd", bool),
+            conn_logd_time_ms=state.value("conn_logd_time", 60000),
+            syslogmsgfmt=state.value("syslogmsgfmt", True),
+            debug=state.value("debug", 0),
+        ),
+        respawn=tuple(state.respawn),
+        apiauth=tuple(state.apiauth.values()),
+        env=tuple(state.env),
+        cluster=state.value("cluster", "linux-ha"),
+        quorum_server=state.optional("quorum_server", str),
+        realtime=state.value("realtime", True),
+        rtprio=state.optional("rtprio", int),
+        memreserve_kb=state.value("memreserve", 6500),
+        coredumps=state.value("coredumps", True),
+        coreroot=state.optional("coreroot", str),
+        compression=state.value("compression", "zlib"),
+        compression_threshold_kb=state.value("compression_threshold", 2),
+        traditional_compression=state.value("traditional_compression", False),
+        log_badpack=state.value("log_badpack", True),
+        directives=tuple(state.directives),
+    )

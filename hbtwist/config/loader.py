@@ -1,0 +1,70 @@
+"""Loading a configuration directory (ha.cf, authkeys, haresources) into a `ClusterConfig`."""
+
+from __future__ import annotations
+
+import os
+
+from hbtwist.config.authkeys import parse_authkeys
+from hbtwist.config.hacf import parse_hacf
+from hbtwist.config.haresources import parse_haresources
+from hbtwist.config.hostcheck import check_host as check_host_media
+from hbtwist.config.model import ClusterConfig, ResourceGroup
+from hbtwist.config.problems import ConfigError, ProblemLog
+from hbtwist.config.source import read_source
+from hbtwist.config.values import WHITESPACE, ascii_lower
+
+HACF = "ha.cf"
+AUTHKEYS = "authkeys"
+HARESOURCES = "haresources"
+NODEINFO = "nodeinfo"
+
+
+def load_config(
+    config_dir: str | os.PathLike[str],
+    *,
+    local_node: str | None = None,
+    check_host: bool = True,
+) -> ClusterConfig:
+    """Read and validate the three files of `config_dir`; ConfigError lists every problem found.
+
+    `local_node` defaults to the first line of `<config_dir>/nodeinfo`, else `uname -n`
+    (lower-cased either way). haresources may be absent (no resource groups). With `check_host`,
+    the network interfaces named by media must exist here and peer host names must resolve.
+    """
+    directory = os.fspath(config_dir)
+    log = ProblemLog()
+    node = _local_node(directory, local_node, log)
+
+    hacf_log = log.for_file(os.path.join(directory, HACF))
+    hacf_source = read_source(hacf_log.path, hacf_log)
+    hacf = parse_hacf(hacf_source, hacf_log, node) if hacf_source is not None else None
+
+    keys_log = log.for_file(os.path.join(directory, AUTHKEYS))
+    keys_source = read_source(keys_log.path, keys_log)
+    keyring = parse_authkeys(keys_source, keys_log) if keys_source is not None else None
+
+    resources_log = log.for_file(os.path.join(directory, HARESOURCES))
+    resources_source = read_source(resources_log.path, resources_log, required=False)
+    resources: tuple[ResourceGroup, ...] = ()
+    if resources_source is not None:
+        nodes = hacf.nodes if hacf is not None else None
+        resources = parse_haresources(resources_source, resources_log, nodes)
+
+    if check_host and hacf is not None:
+        check_host_media(hacf.media, log)
+    if log.errors or hacf is None or keyring is None:
+        raise ConfigError(tuple(log.errors), tuple(log.warnings))
+    return ClusterConfig(directory, node, hacf, keyring, resources, tuple(log.warnings))
+
+
+def _local_node(directory: str, given: str | None, log: ProblemLog) -> str:
+    if given is not None:
+        return ascii_lower(given)
+    nodeinfo_log = log.for_file(os.path.join(directory, NODEINFO))
+    source = read_source(nodeinfo_log.path, nodeinfo_log, required=False)
+    if source is None:
+        return ascii_lower(os.uname().nodename)
+    name = source.lines[0].strip(WHITESPACE) if source.lines else ""
+    if not name:
+        nodeinfo_log.error(1, "the first line must be this node's name")
+    return ascii_lower(name)

@@ -1,0 +1,35 @@
+"""A short human summary of a loaded configuration, as `hbctl check` prints it."""
+
+from __future__ import annotations
+
+from hbtwist.config.model import ClusterConfig
+
+
+def summarize(config: ClusterConfig) -> str:
+    """Several lines: node, nodes, media, timings, authentication, resource groups, warnings."""
+    hacf = config.hacf
+    key = config.keyring.sending_key
+    lines = [
+        f"local node: {config.local_node}",
+        f"nodes: {' '.join(hacf.nodes)}",
+        "media:",
+        *(f"  {medium.describe()}" for medium in hacf.media),
+        f"timings: keepalive {hacf.keepalive_ms} ms, warntime {hacf.warntime_ms} ms,"
+        f" deadtime {hacf.deadtime_ms} ms, initdead {hacf.initdead_ms} ms",
+        f"auto_failback: {hacf.auto_failback.value}",
+        f"auth: {key.method.value} (key {key.index}; {len(config.keyring.keys)} key(s) accepted)",
+    ]
+    if config.resources:
+        lines.append("resource groups:")
+        lines.extend(
+            f"  {group.preferred_node}: {' '.join(resource.text for resource in group.resources)}"
+            for group in config.resources
+        )
+    else:
+        lines.append("resource groups: none")
+    if config.warnings:
+        lines.append("warnings:")
+        lines.extend(f"  {warning}" for warning in config.warnings)
+    else:
+        lines.append("warnings: none")
+    return "\n".join(lines)
