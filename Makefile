@@ -1,0 +1,40 @@
+# make test  - build .venv (once) and run the test suite
+# make lint  - ruff and mypy
+# make bench - codec benchmark
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: venv test bench lint clean
+
+venv: $(VENV)/.installed
+
+# compat mode puts the project directory on sys.path, which is how Twisted finds
+# twisted/plugins/hbtwist_plugin.py in an editable install.
+$(VENV)/.installed: setup.py setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	touch $@
+
+test: venv
+	$(BIN)/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
+	$(BIN)/python -m pytest
+
+bench: venv
+	$(BIN)/python bench/codec.py
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check hbtwist tests twisted setup.py
+	$(BIN)/mypy hbtwist
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -f twisted/plugins/dropin.cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,46 @@
+"""`hbctl check DIR`: validate a configuration directory the way the daemon would at start-up."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hbtwist.config import ConfigError, load_config, summarize
+
+INVALID_EXIT_STATUS = 2
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `check` sub-command to `subparsers`."""
+    parser = subparsers.add_parser(
+        "check",
+        help="validate ha.cf, authkeys and haresources",
+        description=(
+            "Load the configuration in DIR and print a summary of it, warnings included (exit 0), "
+            "or print every "
+            "problem as FILE:LINE: problem on stderr (exit 2)."
+        ),
+    )
+    parser.add_argument("directory", metavar="DIR", help="configuration directory, e.g. /etc/ha.d")
+    parser.add_argument(
+        "--node", metavar="NAME", help="check as this node [default: nodeinfo, else uname -n]"
+    )
+    parser.add_argument(
+        "--no-host-check",
+        dest="check_host",
+        action="store_false",
+        help="do not check interfaces and devices against this machine",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the directory named in `args`; 0 if the configuration is valid, else 2."""
+    try:
+        config = load_config(args.directory, local_node=args.node, check_host=args.check_host)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return INVALID_EXIT_STATUS
+    print(summarize(config))
+    return 0

@@ -1,0 +1,74 @@
+"""`twistd heartbeat`: command-line options, configuration check and the root service."""
+
+from __future__ import annotations
+
+import sys
+
+from twisted.python import usage
+
+from hbtwist.config import ClusterConfig, ConfigError, load_config
+from hbtwist.daemon import HeartbeatService, build_service
+
+DEFAULT_CONFIG_DIR = "/etc/ha.d"
+DEFAULT_STATE_DIR = "/var/lib/hbtwist"
+INVALID_EXIT_STATUS = 2
+
+
+def load_or_exit(config_dir: str, node_name: str | None) -> ClusterConfig:
+    """Load and check the configuration in `config_dir`, or report every problem and exit 2.
+
+    Warnings go to stderr and start-up goes on; problems go to stderr one per line as
+    `FILE:LINE: problem`, followed by one closing line, and the process exits with status 2
+    (no traceback, no usage text).
+    """
+    try:
+        config = load_config(config_dir, local_node=node_name, check_host=True)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        print("hbtwist: configuration invalid, not starting", file=sys.stderr)
+        raise SystemExit(INVALID_EXIT_STATUS) from None
+    for warning in config.warnings:
+        print(f"hbtwist: warning: {warning}", file=sys.stderr)
+    return config
+
+
+class Options(usage.Options):
+    """Options of `twistd heartbeat`; parsing them loads and checks the configuration."""
+
+    synopsis = "[--config-dir DIR] [--state-dir DIR] [--node-name NAME]"
+    longdesc = (
+        "Run one node of a Heartbeat-3.0.6-compatible cluster. The configuration (ha.cf, "
+        "authkeys, haresources) is read from the configuration directory and checked before "
+        "anything starts; if it is invalid every problem is printed as FILE:LINE: problem and "
+        "the command exits with status 2."
+    )
+    optParameters = [
+        [
+            "config-dir",
+            None,
+            DEFAULT_CONFIG_DIR,
+            "Directory holding ha.cf, authkeys, haresources and optionally nodeinfo.",
+        ],
+        [
+            "state-dir",
+            None,
+            DEFAULT_STATE_DIR,
+            "Directory for this node's persistent state.",
+        ],
+        [
+            "node-name",
+            None,
+            None,
+            "This node's name [default: first line of CONFIG-DIR/nodeinfo, else uname -n].",
+        ],
+    ]
+
+    def postOptions(self) -> None:
+        """Load the configuration now, so a bad one stops `twistd` before it daemonizes."""
+        self["config"] = load_or_exit(self["config-dir"], self["node-name"])
+
+
+def makeService(options: Options) -> HeartbeatService:
+    """The root `heartbeat` service for the configuration loaded by `options`."""
+    return build_service(options["config"], options["state-dir"])

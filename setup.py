@@ -1,0 +1,34 @@
+"""Packaging for hbtwist; the version is read from `hbtwist/__init__.py`."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"$', (HERE / "hbtwist" / "__init__.py").read_text(), re.MULTILINE
+)
+if VERSION is None:
+    raise RuntimeError("hbtwist/__init__.py defines no __version__")
+
+TEST_REQUIRES = ["pytest", "hypothesis", "pytest-timeout"]
+
+setup(
+    name="hbtwist",
+    version=VERSION.group(1),
+    description="A Heartbeat-3.0.6-compatible cluster heartbeat daemon built on Twisted.",
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    # twisted/ and twisted/plugins/ have no __init__.py on purpose: the plugin module is
+    # installed into Twisted's own twisted.plugins package.
+    packages=[*find_packages(include=["hbtwist", "hbtwist.*"]), "twisted.plugins"],
+    install_requires=["twisted", "zope.interface", "pyserial", "service-identity", "pyopenssl"],
+    extras_require={
+        "test": TEST_REQUIRES,
+        "dev": [*TEST_REQUIRES, "mypy", "mypy-zope", "ruff"],
+    },
+    entry_points={"console_scripts": ["hbctl = hbtwist.ctl.main:main"]},
+    data_files=[("share/hbtwist", ["tac/heartbeat.tac"])],
+)
