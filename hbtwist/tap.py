@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 from twisted.python import usage
 
 from hbtwist.config import ClusterConfig, ConfigError, load_config
 from hbtwist.daemon import HeartbeatService, build_service
+from hbtwist.media.registry import medium_parsers
+from hbtwist.state import StateError
 
 DEFAULT_CONFIG_DIR = "/etc/ha.d"
 DEFAULT_STATE_DIR = "/var/lib/hbtwist"
 INVALID_EXIT_STATUS = 2
+STATE_EXIT_STATUS = 1
 
 
 def load_or_exit(config_dir: str, node_name: str | None) -> ClusterConfig:
@@ -22,21 +26,38 @@ def load_or_exit(config_dir: str, node_name: str | None) -> ClusterConfig:
     (no traceback, no usage text).
     """
     try:
-        config = load_config(config_dir, local_node=node_name, check_host=True)
+        config = load_config(config_dir, local_node=node_name, check_host=True, media=medium_parsers())
     except ConfigError as error:
-        for problem in error.problems:
-            print(problem, file=sys.stderr)
-        print("hbtwist: configuration invalid, not starting", file=sys.stderr)
-        raise SystemExit(INVALID_EXIT_STATUS) from None
+        _exit_invalid(error)
     for warning in config.warnings:
         print(f"hbtwist: warning: {warning}", file=sys.stderr)
     return config
 
 
+def build_or_exit(
+    config: ClusterConfig, state_dir: str, bind_address: str | None = None
+) -> HeartbeatService:
+    """Build the service tree, or report why not (bad media exit 2, unusable state exit 1)."""
+    try:
+        return build_service(config, state_dir, bind_address=bind_address)
+    except ConfigError as error:
+        _exit_invalid(error)
+    except StateError as error:
+        print(f"hbtwist: {error}", file=sys.stderr)
+        raise SystemExit(STATE_EXIT_STATUS) from None
+
+
+def _exit_invalid(error: ConfigError) -> NoReturn:
+    for problem in error.problems:
+        print(problem, file=sys.stderr)
+    print("hbtwist: configuration invalid, not starting", file=sys.stderr)
+    raise SystemExit(INVALID_EXIT_STATUS) from None
+
+
 class Options(usage.Options):
     """Options of `twistd heartbeat`; parsing them loads and checks the configuration."""
 
-    synopsis = "[--config-dir DIR] [--state-dir DIR] [--node-name NAME]"
+    synopsis = "[--config-dir DIR] [--state-dir DIR] [--node-name NAME] [--bind-address ADDR]"
     longdesc = (
         "Run one node of a Heartbeat-3.0.6-compatible cluster. The configuration (ha.cf, "
         "authkeys, haresources) is read from the configuration directory and checked before "
@@ -62,6 +83,13 @@ class Options(usage.Options):
             None,
             "This node's name [default: first line of CONFIG-DIR/nodeinfo, else uname -n].",
         ],
+        [
+            "bind-address",
+            None,
+            None,
+            "Bind the UDP media to this local address instead of binding them to their "
+            "interfaces (lets several nodes share one host, e.g. 127.0.0.2).",
+        ],
     ]
 
     def postOptions(self) -> None:
@@ -71,4 +99,4 @@ class Options(usage.Options):
 
 def makeService(options: Options) -> HeartbeatService:
     """The root `heartbeat` service for the configuration loaded by `options`."""
-    return build_service(options["config"], options["state-dir"])
+    return build_or_exit(options["config"], options["state-dir"], options["bind-address"])

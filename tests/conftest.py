@@ -10,10 +10,10 @@ LOCAL_NODE = "alpha"
 
 VALID_HA_CF = """\
 # a two-node test cluster heartbeating over the loopback interface
-udpport 694
+udpport 17694
 keepalive 1
 deadtime 10
-bcast lo
+ucast lo 127.0.0.1
 node alpha beta
 auto_failback on
 """
@@ -66,8 +66,8 @@ def config_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def foreign_config_dir(tmp_path: Path) -> Path:
-    """A valid configuration directory whose bcast interface does not exist on this machine."""
-    ha_cf = VALID_HA_CF.replace("bcast lo", "bcast hbtwistnone0")
+    """A valid configuration directory whose ucast interface does not exist on this machine."""
+    ha_cf = VALID_HA_CF.replace("ucast lo ", "ucast hbtwistnone0 ")
     return write_config(tmp_path / "foreign.d", ha_cf=ha_cf)
 
 

@@ -8,6 +8,7 @@ Directives take effect in file order, so `udpport` and `baud` only affect media 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from hbtwist.config.checks import (
     check_logging,
@@ -33,11 +34,19 @@ from hbtwist.config.values import DELIMS, WHITESPACE, default_udp_port, split_wo
 _DIRECTIVE = re.compile(f"[^{re.escape(WHITESPACE)}]+")
 
 
-def parse_hacf(source: SourceFile, log: FileLog, local_node: str) -> HaCf:
-    """The `HaCf` of `source`; every problem goes to `log` (the result is then not to be used)."""
+def parse_hacf(
+    source: SourceFile,
+    log: FileLog,
+    local_node: str,
+    media: Mapping[str, MediumParser] = MEDIUM_PARSERS,
+) -> HaCf:
+    """The `HaCf` of `source`; every problem goes to `log` (the result is then not to be used).
+
+    `media` maps medium directives to their parsers: the built-ins, or every installed plugin.
+    """
     state = HaCfState(log, default_udp_port())
     for number, text in source.numbered():
-        _read_line(state, text, number)
+        _read_line(state, text, number, media)
     return _build(state, local_node)
 
 
@@ -46,7 +55,7 @@ def _content(text: str) -> str:
     return re.split("[\r\n]", text, maxsplit=1)[0]
 
 
-def _read_line(state: HaCfState, text: str, line: int) -> None:
+def _read_line(state: HaCfState, text: str, line: int, media: Mapping[str, MediumParser]) -> None:
     content = _content(text)
     match = _DIRECTIVE.match(content)
     if match is None:
@@ -59,7 +68,7 @@ def _read_line(state: HaCfState, text: str, line: int) -> None:
     if name in REFUSED:
         state.log.error(line, f"{name}: {REFUSED[name]}")
         return
-    entry: MediumParser | Directive | None = MEDIUM_PARSERS.get(name) or DIRECTIVES.get(name)
+    entry: MediumParser | Directive | None = media.get(name) or DIRECTIVES.get(name)
     if entry is None:
         state.log.error(line, f"unknown directive {written!r}")
         return

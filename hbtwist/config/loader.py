@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from hbtwist.config.authkeys import parse_authkeys
 from hbtwist.config.hacf import parse_hacf
 from hbtwist.config.haresources import parse_haresources
 from hbtwist.config.hostcheck import check_host as check_host_media
+from hbtwist.config.media import MEDIUM_PARSERS, MediumParser
 from hbtwist.config.model import ClusterConfig, ResourceGroup
 from hbtwist.config.problems import ConfigError, ProblemLog
 from hbtwist.config.source import read_source
@@ -24,12 +26,14 @@ def load_config(
     *,
     local_node: str | None = None,
     check_host: bool = True,
+    media: Mapping[str, MediumParser] = MEDIUM_PARSERS,
 ) -> ClusterConfig:
     """Read and validate the three files of `config_dir`; ConfigError lists every problem found.
 
     `local_node` defaults to the first line of `<config_dir>/nodeinfo`, else `uname -n`
     (lower-cased either way). haresources may be absent (no resource groups). With `check_host`,
     the network interfaces named by media must exist here and peer host names must resolve.
+    `media` maps medium directives to their parsers (the built-ins unless plugins are given).
     """
     directory = os.fspath(config_dir)
     log = ProblemLog()
@@ -37,7 +41,7 @@ def load_config(
 
     hacf_log = log.for_file(os.path.join(directory, HACF))
     hacf_source = read_source(hacf_log.path, hacf_log)
-    hacf = parse_hacf(hacf_source, hacf_log, node) if hacf_source is not None else None
+    hacf = parse_hacf(hacf_source, hacf_log, node, media) if hacf_source is not None else None
 
     keys_log = log.for_file(os.path.join(directory, AUTHKEYS))
     keys_source = read_source(keys_log.path, keys_log)

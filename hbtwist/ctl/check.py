@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from hbtwist.config import ConfigError, load_config, summarize
+from hbtwist.media.registry import medium_parsers
 
 INVALID_EXIT_STATUS = 2
 
@@ -37,7 +38,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Check the directory named in `args`; 0 if the configuration is valid, else 2."""
     try:
-        config = load_config(args.directory, local_node=args.node, check_host=args.check_host)
+        config = load_config(
+            args.directory,
+            local_node=args.node,
+            check_host=args.check_host,
+            media=medium_parsers(),
+        )
     except ConfigError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)

@@ -1,0 +1,1 @@
+"""Sans-IO cores: membership, heartbeats and sequencing, driven by messages and an injected clock."""

@@ -1,0 +1,87 @@
+"""Structured events the core reports: node, link and local state changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NodeStatusChanged:
+    """A node's status changed (`init`, `up`, `active`, `dead`, or whatever the peer sent)."""
+
+    node: str
+    old: str
+    new: str
+    generation: int
+
+
+@dataclass(frozen=True)
+class LinkStatusChanged:
+    """The link to `node` through the medium named `link` became `up` or `dead`."""
+
+    node: str
+    link: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class NodeRestarted:
+    """A peer came back with a new generation number."""
+
+    node: str
+    old_generation: int
+    new_generation: int
+
+
+@dataclass(frozen=True)
+class LateHeartbeat:
+    """A peer's status arrived later than warntime (or deadtime when `critical`)."""
+
+    node: str
+    interval_ms: int
+    critical: bool
+
+
+@dataclass(frozen=True)
+class PartitionHealed:
+    """A peer declared dead came back with the same generation: a healed partition."""
+
+    node: str
+
+
+@dataclass(frozen=True)
+class LocalStall:
+    """This node's own event loop was stalled; timeouts were deferred rather than trusted."""
+
+    stalled_ms: int
+
+
+@dataclass(frozen=True)
+class CommUp:
+    """Communication is up: every configured node was heard from or declared dead."""
+
+    node: str
+
+
+@dataclass(frozen=True)
+class ShutdownNotice:
+    """A peer announced it is shutting down (`shutdone`)."""
+
+    node: str
+
+
+Event = (
+    NodeStatusChanged
+    | LinkStatusChanged
+    | NodeRestarted
+    | LateHeartbeat
+    | PartitionHealed
+    | LocalStall
+    | CommUp
+    | ShutdownNotice
+)
+
+EventSink = Callable[[Event], None]
+"""Where the core reports events; the service fans them out to the log, control port and metrics."""

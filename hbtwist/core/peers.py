@@ -1,0 +1,60 @@
+"""What this node knows about each cluster node and each of its links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hbtwist.core.deadline import Deadline
+from hbtwist.core.seqtrack import SequenceTracker
+
+INIT = "init"
+UP = "up"
+ACTIVE = "active"
+DEAD = "dead"
+LINK_UP = "up"
+LINK_DEAD = "dead"
+
+
+@dataclass
+class Link:
+    """The path to one node through one medium."""
+
+    name: str
+    deadline: Deadline = field(init=False)
+    status: str = LINK_DEAD
+    last_heard: float | None = None
+    heard: int = 0
+    transitions: int = 0
+
+
+@dataclass
+class Peer:
+    """One cluster node as seen from here (the local node has an entry too)."""
+
+    name: str
+    deadtime_ms: int
+    ack_trigger: int
+    deadline: Deadline = field(init=False)
+    links: dict[str, Link] = field(default_factory=dict)
+    status: str = INIT
+    uuid: bytes | None = None
+    generation: int = 0
+    heard: bool = False
+    last_status_at: float | None = None
+    last_status_seq: int = 0
+    heartbeats: int = 0
+    late_heartbeats: int = 0
+    tracker: SequenceTracker = field(default_factory=SequenceTracker)
+    last_acked: int = 0
+    ackseq: int = 0
+
+    @property
+    def alive(self) -> bool:
+        """Whether the node is up or active."""
+        return self.status in (UP, ACTIVE)
+
+    def forget_sequence(self) -> None:
+        """Reset sequence and acknowledgement tracking (restart, death, resynchronisation)."""
+        self.tracker.reset()
+        self.last_acked = 0
+        self.ackseq = 0

@@ -1,0 +1,75 @@
+"""Per-sender receive sequence tracking: in order, duplicate, old, or a gap (spec section 4.3)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+MAX_MISSING = 499
+"""Most missing sequence numbers remembered per sender; the oldest are forgotten beyond it."""
+
+MAX_RECOVERABLE_GAP = 250
+"""A larger gap is not recoverable: tracking restarts at the new number."""
+
+
+class Verdict(enum.Enum):
+    """What to do with a sequenced message."""
+
+    ACCEPT = "accept"
+    DUPLICATE = "duplicate"
+    OLD = "old"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The verdict on one sequence number, and what it revealed."""
+
+    verdict: Verdict
+    lost: tuple[int, int] | None = None
+    resynchronised: bool = False
+    recovered: bool = False
+
+
+class SequenceTracker:
+    """Remembers the last sequence number of one sender and the numbers still missing."""
+
+    def __init__(self) -> None:
+        self.last_seq: int | None = None
+        self.missing: dict[int, None] = {}
+
+    def reset(self, last_seq: int | None = None) -> None:
+        """Forget everything (sender restarted, declared dead, or resynchronised)."""
+        self.last_seq = last_seq
+        self.missing.clear()
+
+    def contiguous(self) -> int | None:
+        """The highest number up to which nothing is missing."""
+        if self.last_seq is None:
+            return None
+        if self.missing:
+            return min(self.missing) - 1
+        return self.last_seq
+
+    def observe(self, seq: int) -> Observation:
+        """Classify `seq` and update the tracking state."""
+        last = self.last_seq
+        if last is None or seq == last + 1:
+            self.last_seq = seq
+            return Observation(Verdict.ACCEPT)
+        if seq == last:
+            return Observation(Verdict.DUPLICATE)
+        if seq > last:
+            first_lost, last_lost = last + 1, seq - 1
+            self.last_seq = seq
+            if last_lost - first_lost + 1 > MAX_RECOVERABLE_GAP:
+                self.missing.clear()
+                return Observation(Verdict.ACCEPT, (first_lost, last_lost), resynchronised=True)
+            for number in range(first_lost, last_lost + 1):
+                self.missing[number] = None
+            while len(self.missing) > MAX_MISSING:
+                del self.missing[next(iter(self.missing))]
+            return Observation(Verdict.ACCEPT, (first_lost, last_lost))
+        if seq in self.missing:
+            del self.missing[seq]
+            return Observation(Verdict.ACCEPT, recovered=True)
+        return Observation(Verdict.OLD)

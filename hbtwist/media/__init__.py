@@ -1,0 +1,1 @@
+"""Media: the plugin interface, the built-in UDP and serial media, and their registry."""

@@ -1,0 +1,147 @@
+"""A simulated cluster: engines on a task.Clock joined by lossy, cuttable in-memory media."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from twisted.internet.task import Clock
+
+from hbtwist.core import events
+from hbtwist.core.engine import Engine, Timing
+from hbtwist.core.stamp import Identity, Stamper
+from hbtwist.wire import AuthKey, AuthMethod, Keyring, Message, decode_datagram, encode_datagram
+
+KEYRING = Keyring(1, {1: AuthKey(1, AuthMethod.SHA1, b"simulated-cluster-key")})
+START_TIME = 1_700_000_000.0
+FAST = Timing(keepalive_ms=100, deadtime_ms=500, warntime_ms=250, initdead_ms=1000)
+
+
+@dataclass
+class SimNode:
+    """One simulated daemon: its engine and what it reported."""
+
+    name: str
+    engine: Engine
+    events: list[tuple[float, events.Event]] = field(default_factory=list)
+    running: bool = True
+
+    def status_of(self, node: str) -> str:
+        """The status this node holds for `node`."""
+        return self.engine.peers[node].status
+
+    def link_of(self, node: str, link: str) -> str:
+        """The status this node holds for the link to `node` through `link`."""
+        return self.engine.peers[node].links[link].status
+
+
+class SimNet:
+    """Nodes that broadcast every message on every medium, with random loss and cuts."""
+
+    def __init__(
+        self,
+        names: list[str],
+        *,
+        links: tuple[str, ...] = ("eth0", "eth1"),
+        timing: Timing = FAST,
+        loss: float = 0.0,
+        seed: int = 1,
+        latency: float = 0.001,
+    ) -> None:
+        self.clock = Clock()
+        self.clock.advance(START_TIME)
+        self.names = names
+        self.links = links
+        self.timing = timing
+        self.loss = loss
+        self.latency = latency
+        self.rng = random.Random(seed)
+        self.cuts: set[tuple[str, str]] = set()
+        self.generations = {name: 100 for name in names}
+        self.nodes: dict[str, SimNode] = {}
+        self.wire_log: list[tuple[str, Message]] = []
+        for name in names:
+            self.nodes[name] = self._make_node(name)
+
+    def _make_node(self, name: str) -> SimNode:
+        identity = Identity(name, name.encode().ljust(16, b"\0")[:16], self.generations[name])
+        stamper = Stamper(
+            identity,
+            KEYRING,
+            ttl=len(self.names) + 1,
+            inner_auth=True,
+            wallclock=self.clock.seconds,
+            loadavg=lambda: "0.00 0.00 0.00 1/100 1",
+            uuid_of=lambda node: node.encode().ljust(16, b"\0")[:16],
+        )
+        node_events: list[tuple[float, events.Event]] = []
+        engine = Engine(
+            stamper=stamper,
+            nodes=self.names,
+            links=self.links,
+            timing=self.timing,
+            clock=self.clock,
+            send=lambda message: self._broadcast(name, message),
+            emit=lambda event: node_events.append((self.clock.seconds(), event)),
+            rng=random.Random(self.rng.random()),
+        )
+        return SimNode(name, engine, node_events)
+
+    def start(self, *names: str) -> None:
+        """Start the named nodes (all when none is named)."""
+        for name in names or tuple(self.nodes):
+            self.nodes[name].engine.start()
+
+    def _broadcast(self, source: str, message: Message) -> None:
+        sender = self.nodes.get(source)
+        if sender is not None and not sender.running:
+            return
+        self.wire_log.append((source, message))
+        data = encode_datagram(message, KEYRING)
+        for link in self.links:
+            if (source, link) in self.cuts:
+                continue
+            for target in self.names:
+                if target == source or (target, link) in self.cuts:
+                    continue
+                if self.loss and self.rng.random() < self.loss:
+                    continue
+                self.clock.callLater(self.latency, self._deliver, target, data, link)
+
+    def _deliver(self, target: str, data: bytes, link: str) -> None:
+        node = self.nodes[target]
+        if node.running and (target, link) not in self.cuts:
+            node.engine.receive(decode_datagram(data, KEYRING), link)
+
+    def cut(self, name: str, link: str) -> None:
+        """Unplug `name` from medium `link`."""
+        self.cuts.add((name, link))
+
+    def heal(self, name: str, link: str) -> None:
+        """Plug `name` back into medium `link`."""
+        self.cuts.discard((name, link))
+
+    def crash(self, name: str) -> None:
+        """Kill a node: it stops sending and hearing at once."""
+        node = self.nodes[name]
+        node.running = False
+        node.engine.stop()
+
+    def restart(self, name: str) -> SimNode:
+        """Start a crashed node again with the next generation."""
+        self.generations[name] += 1
+        self.nodes[name] = self._make_node(name)
+        self.nodes[name].engine.start()
+        return self.nodes[name]
+
+    def run(self, seconds: float, step: float = 0.005) -> None:
+        """Advance simulated time in small steps so timers fire close to when they are due."""
+        for _ in range(round(seconds / step)):
+            self.clock.advance(step)
+
+    def when(self, name: str, kind: type, **match: object) -> float | None:
+        """When `name` first reported an event of `kind` whose fields match, or None."""
+        for moment, event in self.nodes[name].events:
+            if isinstance(event, kind) and all(getattr(event, k) == v for k, v in match.items()):
+                return moment
+        return None
