@@ -1,3 +1,4 @@
+# make demo  - build .venv (once) and run a three-node demo cluster on loopback
 # make test  - build .venv (once) and run the test suite
 # make lint  - ruff and mypy
 # make bench - codec benchmark
@@ -7,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv test bench lint clean
+.PHONY: venv demo test bench lint clean
 
 venv: $(VENV)/.installed
 
@@ -22,6 +23,9 @@ $(VENV)/.installed: setup.py setup.cfg pyproject.toml
 $(VENV)/.dev-installed: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	touch $@
+
+demo: venv
+	$(BIN)/python demo/cluster.py
 
 test: venv
 	$(BIN)/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
