@@ -68,6 +68,7 @@ class NodeService(service.Service):
             send=self._send,
             emit=self._emit,
             autojoin=hacf.autojoin != "none",
+            max_rexmit_delay_ms=hacf.max_rexmit_delay_ms,
         )
 
     def startService(self) -> None:  # noqa: N802

@@ -12,6 +12,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from hbtwist.core import events
 from hbtwist.core.deadline import Deadline
+from hbtwist.core.history import TransmitHistory
 from hbtwist.core.peers import ACTIVE, DEAD, INIT, LINK_DEAD, LINK_UP, UP, Link, Peer
 from hbtwist.core.seqtrack import Verdict
 from hbtwist.core.stamp import Stamper, is_unsequenced
@@ -27,6 +28,8 @@ LINK_REFRESH_WINDOW = 500
 """An old copy refreshes its link only if it is this close to the newest sequence number."""
 
 MIN_STALL_SECONDS = 0.05
+MAX_REXMIT_BATCH = 50
+"""Most sequence numbers one retransmission request is answered for (Heartbeat's cap)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,13 @@ class Timing:
     deadtime_ms: int
     warntime_ms: int
     initdead_ms: int
+
+
+def _decimal(text: str | None) -> int:
+    """A positive decimal number as `atoi` reads the fields of NS_rexmit, or 0."""
+    if not text or len(text) > 10 or not text.isdigit():
+        return 0
+    return int(text)
 
 
 def _hex(text: str | None) -> int:
@@ -63,6 +73,7 @@ class Engine:
         send: Callable[[Message], None],
         emit: events.EventSink,
         autojoin: bool = False,
+        max_rexmit_delay_ms: int = 250,
         rng: random.Random | None = None,
     ) -> None:
         self.stamper = stamper
@@ -71,6 +82,8 @@ class Engine:
         self.link_names = tuple(dict.fromkeys(links))
         self.autojoin = autojoin
         self.counters: Counter[str] = Counter()
+        self.history = TransmitHistory()
+        self._resend_guard = max(0, max_rexmit_delay_ms - 10) / 1000.0
         self.local_status = INIT
         self.comm_up = False
         self.flow_control = True
@@ -182,6 +195,34 @@ class Engine:
             ackseq = _hex(message.text("ackseq"))
             if peer.ackseq < ackseq <= self.stamper.last_seq:
                 peer.ackseq = ackseq
+        elif kind == "NS_rexmit" and message.text("dest") is not None:
+            self._answer_rexmit(message, peer)
+
+    def _answer_rexmit(self, message: Message, peer: Peer) -> None:
+        """Resend what a peer missed from history, or tell it what is gone (spec 5.3)."""
+        self.counters["rexmit.requests_received"] += 1
+        first = _decimal(message.text("firstseq"))
+        last = min(_decimal(message.text("lastseq")) or first, first + MAX_REXMIT_BATCH - 1)
+        now = self._clock.seconds()
+        for seq in range(max(first, peer.ackseq + 1), min(last, self.history.highest) + 1):
+            sent = self.history.get(seq)
+            if sent is None:
+                reason = "seqno too low" if seq < self.history.lowest else "seqno not found"
+                self._send(
+                    Message.of(
+                        ("t", "NS_nak_rexmit"),
+                        ("firstseq", f"{seq:x}"),
+                        ("dest", peer.name),
+                        ("info", reason),
+                    )
+                )
+                self.counters["rexmit.naks_sent"] += 1
+            elif now - sent.last_sent < self._resend_guard:
+                self.counters["rexmit.suppressed"] += 1
+            else:
+                sent.last_sent = now
+                self.counters["rexmit.answered"] += 1
+                self._send_message(sent.message)
 
     def _receive_sequenced(self, kind: str, message: Message, peer: Peer, seq: int, link: str) -> None:
         generation = _hex(message.text("hg"))
@@ -330,7 +371,11 @@ class Engine:
 
     def _send(self, message: Message) -> None:
         self.counters["sent"] += 1
-        self._send_message(self.stamper.stamp(message))
+        stamped = self.stamper.stamp(message)
+        seq = _hex(stamped.text("seq"))
+        if seq:
+            self.history.add(seq, stamped, self._clock.seconds())
+        self._send_message(stamped)
 
     def _send_status(self) -> None:
         deadtime = self.timing.deadtime_ms + self._extra_deadtime_ms

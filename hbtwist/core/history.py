@@ -1,0 +1,43 @@
+"""The transmit history: recently sent messages kept for retransmission (spec sections 4.5, 5.3)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from hbtwist.wire import Message
+
+HISTORY_SIZE = 500
+
+
+@dataclass
+class Sent:
+    """One stamped message and when it was last (re)transmitted."""
+
+    message: Message
+    last_sent: float
+
+
+class TransmitHistory:
+    """The last `size` sequenced messages this node sent, by sequence number."""
+
+    def __init__(self, size: int = HISTORY_SIZE) -> None:
+        self.size = size
+        self._sent: OrderedDict[int, Sent] = OrderedDict()
+        self.highest = 0
+
+    def add(self, seq: int, message: Message, now: float) -> None:
+        """Remember a message just sent; the oldest is forgotten beyond `size`."""
+        self._sent[seq] = Sent(message, now)
+        self.highest = max(self.highest, seq)
+        while len(self._sent) > self.size:
+            self._sent.popitem(last=False)
+
+    @property
+    def lowest(self) -> int:
+        """The oldest sequence number still held (highest + 1 when empty)."""
+        return next(iter(self._sent), self.highest + 1)
+
+    def get(self, seq: int) -> Sent | None:
+        """The entry for `seq`, if still held."""
+        return self._sent.get(seq)
