@@ -32,6 +32,9 @@ def wording(event: events.Event, local: str) -> tuple[LogLevel, str]:
             return LogLevel.warn, "Local stall: timers ran {stalled_ms} ms late; peer timeouts deferred"
         case events.CommUp():
             return LogLevel.info, "Comm_now_up(): updating status to active"
+        case events.MessagesLost():
+            text = "Irretrievably lost packet: node {node} seq {first}..{last} ({reason})"
+            return LogLevel.error, text
         case events.ShutdownNotice():
             return LogLevel.info, "Received shutdown notice from '{node}'."
     return LogLevel.info, type(event).__name__

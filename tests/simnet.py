@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from twisted.internet.task import Clock
+from twisted.internet.base import DelayedCall
+from twisted.internet.interfaces import IReactorTime
+from zope.interface import implementer
 
 from hbtwist.core import events
 from hbtwist.core.engine import Engine, Timing
@@ -17,6 +22,55 @@ START_TIME = 1_700_000_000.0
 FAST = Timing(keepalive_ms=100, deadtime_ms=500, warntime_ms=250, initdead_ms=1000)
 
 
+@implementer(IReactorTime)
+class HeapClock:
+    """task.Clock's interface on a heap, so big simulations don't re-sort every timer list."""
+
+    def __init__(self) -> None:
+        self.rightNow = 0.0
+        self._heap: list[tuple[float, int, DelayedCall]] = []
+        self._order = itertools.count()
+
+    def seconds(self) -> float:
+        return self.rightNow
+
+    def callLater(
+        self, delay: float, callable: Callable[..., object], *args: object, **kw: object
+    ) -> DelayedCall:  # noqa: N802
+        call = DelayedCall(
+            self.rightNow + delay,
+            callable,
+            args,
+            kw,
+            lambda call: None,
+            self._push,
+            seconds=self.seconds,
+        )
+        self._push(call)
+        return call
+
+    def _push(self, call: DelayedCall) -> None:
+        heapq.heappush(self._heap, (call.time, next(self._order), call))
+
+    def advance(self, amount: float) -> None:
+        """Move time on and run every call that became due, in time order."""
+        self.rightNow += amount
+        while self._heap and self._heap[0][0] <= self.rightNow:
+            due, _, call = heapq.heappop(self._heap)
+            if call.cancelled or call.called or due != call.time:
+                continue
+            if call.delayed_time:
+                call.activate_delay()
+                self._push(call)
+                continue
+            call.called = 1
+            call.func(*call.args, **call.kw)
+
+    def getDelayedCalls(self) -> list[DelayedCall]:  # noqa: N802
+        """Calls still pending."""
+        return [c for due, _, c in self._heap if not (c.cancelled or c.called) and due == c.time]
+
+
 @dataclass
 class SimNode:
     """One simulated daemon: its engine and what it reported."""
@@ -24,6 +78,7 @@ class SimNode:
     name: str
     engine: Engine
     events: list[tuple[float, events.Event]] = field(default_factory=list)
+    delivered: list[tuple[str, Message]] = field(default_factory=list)
     running: bool = True
 
     def status_of(self, node: str) -> str:
@@ -47,14 +102,21 @@ class SimNet:
         loss: float = 0.0,
         seed: int = 1,
         latency: float = 0.001,
+        jitter: float = 0.0,
+        duplicate: float = 0.0,
+        source_loss: float = 0.0,
     ) -> None:
-        self.clock = Clock()
+        self.clock = HeapClock()
         self.clock.advance(START_TIME)
         self.names = names
         self.links = links
         self.timing = timing
         self.loss = loss
         self.latency = latency
+        self.jitter = jitter
+        self.duplicate = duplicate
+        self.source_loss = source_loss
+        """Chance that a sender's copy on one medium is lost for every receiver at once."""
         self.rng = random.Random(seed)
         self.cuts: set[tuple[str, str]] = set()
         self.generations = {name: 100 for name in names}
@@ -75,6 +137,7 @@ class SimNet:
             uuid_of=lambda node: node.encode().ljust(16, b"\0")[:16],
         )
         node_events: list[tuple[float, events.Event]] = []
+        delivered: list[tuple[str, Message]] = []
         engine = Engine(
             stamper=stamper,
             nodes=self.names,
@@ -83,9 +146,10 @@ class SimNet:
             clock=self.clock,
             send=lambda message: self._broadcast(name, message),
             emit=lambda event: node_events.append((self.clock.seconds(), event)),
+            deliver=lambda sender, message: delivered.append((sender, message)),
             rng=random.Random(self.rng.random()),
         )
-        return SimNode(name, engine, node_events)
+        return SimNode(name, engine, node_events, delivered)
 
     def start(self, *names: str) -> None:
         """Start the named nodes (all when none is named)."""
@@ -97,21 +161,26 @@ class SimNet:
         if sender is not None and not sender.running:
             return
         self.wire_log.append((source, message))
-        data = encode_datagram(message, KEYRING)
+        received = decode_datagram(encode_datagram(message, KEYRING), KEYRING)
         for link in self.links:
             if (source, link) in self.cuts:
+                continue
+            if self.source_loss and self.rng.random() < self.source_loss:
                 continue
             for target in self.names:
                 if target == source or (target, link) in self.cuts:
                     continue
-                if self.loss and self.rng.random() < self.loss:
-                    continue
-                self.clock.callLater(self.latency, self._deliver, target, data, link)
+                copies = 2 if self.duplicate and self.rng.random() < self.duplicate else 1
+                for _ in range(copies):
+                    if self.loss and self.rng.random() < self.loss:
+                        continue
+                    delay = self.latency + self.rng.uniform(0, self.jitter)
+                    self.clock.callLater(delay, self._deliver, target, received, link)
 
-    def _deliver(self, target: str, data: bytes, link: str) -> None:
+    def _deliver(self, target: str, message: Message, link: str) -> None:
         node = self.nodes[target]
         if node.running and (target, link) not in self.cuts:
-            node.engine.receive(decode_datagram(data, KEYRING), link)
+            node.engine.receive(message, link)
 
     def cut(self, name: str, link: str) -> None:
         """Unplug `name` from medium `link`."""

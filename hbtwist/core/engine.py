@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -12,8 +12,10 @@ from twisted.internet.interfaces import IReactorTime
 
 from hbtwist.core import events
 from hbtwist.core.deadline import Deadline
+from hbtwist.core.delivery import Deliver, OrderedInbox
 from hbtwist.core.history import TransmitHistory
 from hbtwist.core.peers import ACTIVE, DEAD, INIT, LINK_DEAD, LINK_UP, UP, Link, Peer
+from hbtwist.core.rexmit import Retransmission
 from hbtwist.core.seqtrack import Verdict
 from hbtwist.core.stamp import Stamper, is_unsequenced
 from hbtwist.wire import Message
@@ -28,8 +30,14 @@ LINK_REFRESH_WINDOW = 500
 """An old copy refreshes its link only if it is this close to the newest sequence number."""
 
 MIN_STALL_SECONDS = 0.05
-MAX_REXMIT_BATCH = 50
-"""Most sequence numbers one retransmission request is answered for (Heartbeat's cap)."""
+FLOWCONTROL_LIMIT = 250
+"""Unacknowledged messages beyond which application messages wait (never heartbeats)."""
+
+HBTWIST_PROTOCOL = "1"
+"""Sent in every status as field `hbtwist`: the peer may use range and suppressed NACKs."""
+
+PROTOCOL_TYPES = frozenset({"status", "reqnodes", "repnodes", "shutdone"})
+"""Sequenced types the engine consumes; every other type is delivered to the application."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class Engine:
         clock: IReactorTime,
         send: Callable[[Message], None],
         emit: events.EventSink,
+        deliver: Deliver | None = None,
         autojoin: bool = False,
         max_rexmit_delay_ms: int = 250,
         rng: random.Random | None = None,
@@ -83,7 +92,6 @@ class Engine:
         self.autojoin = autojoin
         self.counters: Counter[str] = Counter()
         self.history = TransmitHistory()
-        self._resend_guard = max(0, max_rexmit_delay_ms - 10) / 1000.0
         self.local_status = INIT
         self.comm_up = False
         self.flow_control = True
@@ -91,6 +99,20 @@ class Engine:
         self._send_message = send
         self._emit = emit
         self._rng = rng or random.Random()
+        self._deliver = deliver or (lambda sender, message: None)
+        self.inbox = OrderedInbox(self._deliver)
+        self._outbox: deque[Message] = deque()
+        self.rexmit = Retransmission(
+            clock=clock,
+            history=self.history,
+            counters=self.counters,
+            send=self._send,
+            resend=self._send_message,
+            on_lost=self._on_lost,
+            is_alive=lambda name: self.peers[name].alive,
+            max_delay_ms=max_rexmit_delay_ms,
+            rng=self._rng,
+        )
         self._extra_deadtime_ms = 0
         self._stall_reported_until = 0.0
         self._awaiting_repnodes: str | None = None
@@ -128,6 +150,7 @@ class Engine:
         """Cancel every timer; the engine is inert afterwards."""
         for deadline in (self._heartbeat, self._startup, self._reqnodes):
             deadline.cancel()
+        self.rexmit.stop()
         for peer in self.peers.values():
             peer.deadline.cancel()
             for link in peer.links.values():
@@ -189,40 +212,21 @@ class Engine:
 
     def _receive_unsequenced(self, kind: str, message: Message, peer: Peer) -> None:
         self.counters["received"] += 1
-        if not self._is_to_us(message):
-            return
-        if kind == "NS_ackmsg":
+        destination = (message.text("dest") or "").lower()
+        if kind == "NS_nak_rexmit":
+            self.rexmit.refused(peer.name, _hex(message.text("firstseq")))
+        elif kind == "NS_rexmit" and destination:
+            first = _decimal(message.text("firstseq"))
+            last = _decimal(message.text("lastseq"))
+            if destination == self.local and first:
+                self.rexmit.answer(peer.name, peer.ackseq, first, last)
+            elif destination in self.peers:
+                self.rexmit.overheard(destination, first, last)
+        elif kind == "NS_ackmsg" and self._is_to_us(message):
             ackseq = _hex(message.text("ackseq"))
             if peer.ackseq < ackseq <= self.stamper.last_seq:
                 peer.ackseq = ackseq
-        elif kind == "NS_rexmit" and message.text("dest") is not None:
-            self._answer_rexmit(message, peer)
-
-    def _answer_rexmit(self, message: Message, peer: Peer) -> None:
-        """Resend what a peer missed from history, or tell it what is gone (spec 5.3)."""
-        self.counters["rexmit.requests_received"] += 1
-        first = _decimal(message.text("firstseq"))
-        last = min(_decimal(message.text("lastseq")) or first, first + MAX_REXMIT_BATCH - 1)
-        now = self._clock.seconds()
-        for seq in range(max(first, peer.ackseq + 1), min(last, self.history.highest) + 1):
-            sent = self.history.get(seq)
-            if sent is None:
-                reason = "seqno too low" if seq < self.history.lowest else "seqno not found"
-                self._send(
-                    Message.of(
-                        ("t", "NS_nak_rexmit"),
-                        ("firstseq", f"{seq:x}"),
-                        ("dest", peer.name),
-                        ("info", reason),
-                    )
-                )
-                self.counters["rexmit.naks_sent"] += 1
-            elif now - sent.last_sent < self._resend_guard:
-                self.counters["rexmit.suppressed"] += 1
-            else:
-                sent.last_sent = now
-                self.counters["rexmit.answered"] += 1
-                self._send_message(sent.message)
+                self._pump()
 
     def _receive_sequenced(self, kind: str, message: Message, peer: Peer, seq: int, link: str) -> None:
         generation = _hex(message.text("hg"))
@@ -243,24 +247,36 @@ class Engine:
             self.counters["dropped.duplicate"] += 1
             return
         self.counters["received"] += 1
+        if observation.recovered:
+            self.counters["recovered"] += 1
+            self.rexmit.arrived(peer.name, seq)
         if observation.lost is not None:
             first, last = observation.lost
             self.counters["lost"] += last - first + 1
+            if observation.resynchronised:
+                self._on_lost(peer.name, first, last, "gap too large to repair")
+            else:
+                self.rexmit.missing(peer.name, first, last, exact=not peer.hbtwist)
         self._maybe_ack(peer)
         if self._is_to_us(message):
-            self._dispatch(kind, message, peer, seq)
+            if kind in PROTOCOL_TYPES:
+                self._dispatch(kind, message, peer, seq)
+            else:
+                self.inbox.hold(peer.name, seq, message)
+        self.inbox.release(peer.name, peer.tracker.contiguous())
 
     def _track_generation(self, peer: Peer, generation: int, seq: int) -> None:
         if generation > peer.generation:
             if peer.generation:
                 self._emit(events.NodeRestarted(peer.name, peer.generation, generation))
-            peer.forget_sequence()
+            self._forget_stream(peer, "sender restarted")
+            self.inbox.restart(peer.name)
             peer.last_status_at = None
             peer.last_status_seq = 0
             peer.generation = generation
         elif peer.status == DEAD and seq > peer.last_status_seq:
             self._emit(events.PartitionHealed(peer.name))
-            peer.forget_sequence()
+            self._forget_stream(peer, "sender was partitioned away")
 
     def _dispatch(self, kind: str, message: Message, peer: Peer, seq: int) -> None:
         if kind == "status":
@@ -293,6 +309,7 @@ class Engine:
         peer.last_status_at = now
         peer.last_status_seq = seq
         peer.heard = True
+        peer.hbtwist = "hbtwist" in message
         peer.heartbeats += 1
         advertised = _hex(message.text("dt"))
         if advertised:
@@ -304,6 +321,7 @@ class Engine:
         if status.lower() != peer.status.lower():
             old, peer.status = peer.status, status
             self._emit(events.NodeStatusChanged(peer.name, old, status, peer.generation))
+            self._pump()
         peer.deadline.arm(self._seconds(self._threshold(peer)))
         self._check_comm_up()
 
@@ -313,6 +331,52 @@ class Engine:
         self._awaiting_repnodes = None
         self._reqnodes.cancel()
         self._comm_now_up()
+
+    # Application messages, losses and flow control
+
+    def submit(self, message: Message) -> None:
+        """Queue an application message for every node (or its `dest`); sent in order.
+
+        It waits while flow control is engaged (too many messages unacknowledged by a live
+        peer); heartbeats never wait. A message for every node is also delivered locally.
+        """
+        self._outbox.append(message)
+        self._pump()
+
+    @property
+    def paused(self) -> bool:
+        """Whether application messages wait for acknowledgements."""
+        if not self.flow_control:
+            return False
+        live = [peer.ackseq for peer in self.remote_peers() if peer.alive]
+        return bool(live) and self.stamper.last_seq - min(live) > FLOWCONTROL_LIMIT
+
+    @property
+    def queued(self) -> int:
+        """Application messages waiting to be sent."""
+        return len(self._outbox)
+
+    def _pump(self) -> None:
+        while self._outbox and not self.paused:
+            message = self._outbox.popleft()
+            self._send(message)
+            if (message.text("dest") or self.local).lower() == self.local:
+                self._deliver(self.local, message)
+
+    def _on_lost(self, sender: str, first: int, last: int, reason: str) -> None:
+        peer = self.peers[sender]
+        for seq in [seq for seq in peer.tracker.missing if first <= seq <= last]:
+            del peer.tracker.missing[seq]
+        self.counters["lost.unrecovered"] += last - first + 1
+        self._emit(events.MessagesLost(sender, first, last, reason))
+        self.inbox.release(sender, peer.tracker.contiguous())
+        self._maybe_ack(peer)
+
+    def _forget_stream(self, peer: Peer, reason: str) -> None:
+        """The sender's numbering restarts: give up its gaps, deliver what was held, reset."""
+        self.rexmit.forget(peer.name, reason)
+        self.inbox.release(peer.name, None)
+        peer.forget_sequence()
 
     # Links and deaths
 
@@ -348,7 +412,8 @@ class Engine:
         if peer.status != DEAD:
             old, peer.status = peer.status, DEAD
             self._emit(events.NodeStatusChanged(peer.name, old, DEAD, peer.generation))
-        peer.forget_sequence()
+        self._forget_stream(peer, "sender declared dead")
+        self._pump()
         if self._awaiting_repnodes == peer.name:
             self._awaiting_repnodes = None
             self._reqnodes.cancel()
@@ -374,7 +439,7 @@ class Engine:
         stamped = self.stamper.stamp(message)
         seq = _hex(stamped.text("seq"))
         if seq:
-            self.history.add(seq, stamped, self._clock.seconds())
+            self.history.add(seq, stamped)
         self._send_message(stamped)
 
     def _send_status(self) -> None:
@@ -386,6 +451,7 @@ class Engine:
         ]
         if self.flow_control:
             fields.append(("protocol", "1"))
+        fields.append(("hbtwist", HBTWIST_PROTOCOL))
         self._send(Message.of(*fields))
 
     def _set_local_status(self, status: str) -> None:

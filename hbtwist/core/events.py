@@ -66,6 +66,16 @@ class CommUp:
 
 
 @dataclass(frozen=True)
+class MessagesLost:
+    """Messages `first..last` from `node` can no longer be recovered: an explicit gap."""
+
+    node: str
+    first: int
+    last: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class ShutdownNotice:
     """A peer announced it is shutting down (`shutdone`)."""
 
@@ -80,6 +90,7 @@ Event = (
     | PartitionHealed
     | LocalStall
     | CommUp
+    | MessagesLost
     | ShutdownNotice
 )
 

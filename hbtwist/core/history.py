@@ -12,10 +12,10 @@ HISTORY_SIZE = 500
 
 @dataclass
 class Sent:
-    """One stamped message and when it was last (re)transmitted."""
+    """One stamped message and when it was last retransmitted (None: never)."""
 
     message: Message
-    last_sent: float
+    last_resent: float | None = None
 
 
 class TransmitHistory:
@@ -26,9 +26,9 @@ class TransmitHistory:
         self._sent: OrderedDict[int, Sent] = OrderedDict()
         self.highest = 0
 
-    def add(self, seq: int, message: Message, now: float) -> None:
+    def add(self, seq: int, message: Message) -> None:
         """Remember a message just sent; the oldest is forgotten beyond `size`."""
-        self._sent[seq] = Sent(message, now)
+        self._sent[seq] = Sent(message)
         self.highest = max(self.highest, seq)
         while len(self._sent) > self.size:
             self._sent.popitem(last=False)

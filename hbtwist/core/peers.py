@@ -47,6 +47,7 @@ class Peer:
     tracker: SequenceTracker = field(default_factory=SequenceTracker)
     last_acked: int = 0
     ackseq: int = 0
+    hbtwist: bool = False
 
     @property
     def alive(self) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from hbtwist.core.history import TransmitHistory
 from hbtwist.wire import Message, encode_datagram
 from tests.simnet import KEYRING, SimNet
 
@@ -60,7 +59,7 @@ def test_number_out_of_history_gets_a_nak() -> None:
     net = SimNet(["n1", "n2"])
     net.start()
     engine = net.nodes["n1"].engine
-    engine.history = TransmitHistory(size=5)
+    engine.history.size = 5
     net.run(2.0)
     before = len(net.wire_log)
     engine.receive(_request(net, 2), "eth0")
