@@ -140,12 +140,13 @@ class Retransmission:
         gaps = self._senders.get(sender)
         if gaps is None or gaps.exact:
             return
-        now = self._clock.seconds()
+        hold_until = self._clock.seconds() + self._interval
+        resume = hold_until + self._rng.uniform(0, self._interval / 2)
         held = 0
         for seq in range(first, min(last, first + MAX_REXMIT_BATCH - 1) + 1):
             wanted = gaps.wanted.get(seq)
-            if wanted is not None and wanted.due < now + self._interval:
-                wanted.due = now + self._interval + self._rng.uniform(0, self._interval / 2)
+            if wanted is not None and wanted.due < hold_until:
+                wanted.due = resume
                 held += 1
         if held:
             self._counters["rexmit.requests_held"] += held
@@ -200,10 +201,10 @@ class Retransmission:
             runs = [(seq, seq) for seq in due] if gaps.exact else _runs(due)
             for first, last in runs:
                 self._request(sender, first, last)
+        jitter = 0.0 if gaps.exact else self._rng.uniform(0, self._interval / 4)
         for seq in due:
             wanted = gaps.wanted[seq]
             wanted.attempts += 1
-            jitter = 0.0 if gaps.exact else self._rng.uniform(0, self._interval / 4)
             wanted.due = now + self._interval + jitter
         self._schedule(sender, gaps)
         for first, last in _runs(exhausted):
