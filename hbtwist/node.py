@@ -16,7 +16,14 @@ from hbtwist.core.engine import Engine, Timing
 from hbtwist.core.stamp import Identity, Stamper, read_loadavg
 from hbtwist.logwording import log_event
 from hbtwist.media.interface import IMediumLink, IMediumType, MediumContext, Outgoing
-from hbtwist.wire import AuthenticationFailed, WireError, decode_datagram, encode_datagram
+from hbtwist.r1 import ResourceReporter
+from hbtwist.wire import (
+    AuthenticationFailed,
+    Message,
+    WireError,
+    decode_datagram,
+    encode_datagram,
+)
 
 _log = Logger()
 
@@ -43,9 +50,11 @@ class NodeService(service.Service):
         self.config = config
         self.identity = identity
         self.subscribers: list[Callable[[events.Event], None]] = []
+        self.message_listeners: list[Callable[[str, Message], None]] = []
+        """Called with (sender, message) for every cluster message, in each sender's order."""
         self._reactor = reactor
         self._keyring = config.keyring
-        context = MediumContext(reactor, self._deliver, bind_address)
+        context = MediumContext(reactor, self._datagram_received, bind_address)
         self.links: list[IMediumLink] = [
             medium_types[medium.kind].open(medium, context) for medium in config.hacf.media
         ]
@@ -67,9 +76,11 @@ class NodeService(service.Service):
             clock=reactor,
             send=self._send,
             emit=self._emit,
+            deliver=self._on_message,
             autojoin=hacf.autojoin != "none",
             max_rexmit_delay_ms=hacf.max_rexmit_delay_ms,
         )
+        self.message_listeners.append(ResourceReporter(identity.name, self.engine.submit).on_message)
 
     def startService(self) -> None:  # noqa: N802
         super().startService()
@@ -94,12 +105,12 @@ class NodeService(service.Service):
         peer = self.engine.peers.get(node)
         return None if peer is None else peer.uuid
 
-    def _send(self, message: Any) -> None:
+    def _send(self, message: Message) -> None:
         outgoing = Outgoing(message, encode_datagram(message, self._keyring), self._keyring)
         for link in self.links:
             link.send(outgoing)
 
-    def _deliver(self, data: bytes, link: str, source: object) -> None:
+    def _datagram_received(self, data: bytes, link: str, source: object) -> None:
         try:
             message = decode_datagram(data, self._keyring)
         except AuthenticationFailed as error:
@@ -123,6 +134,10 @@ class NodeService(service.Service):
                 source=source,
                 error=error,
             )
+
+    def _on_message(self, sender: str, message: Message) -> None:
+        for listener in list(self.message_listeners):
+            listener(sender, message)
 
     def _emit(self, event: events.Event) -> None:
         log_event(_log, event, self.identity.name)

@@ -79,6 +79,7 @@ class SimNode:
     engine: Engine
     events: list[tuple[float, events.Event]] = field(default_factory=list)
     delivered: list[tuple[str, Message]] = field(default_factory=list)
+    delivered_at: list[float] = field(default_factory=list)
     running: bool = True
 
     def status_of(self, node: str) -> str:
@@ -105,6 +106,7 @@ class SimNet:
         jitter: float = 0.0,
         duplicate: float = 0.0,
         source_loss: float = 0.0,
+        heartbeat_exact: bool = False,
     ) -> None:
         self.clock = HeapClock()
         self.clock.advance(START_TIME)
@@ -116,6 +118,7 @@ class SimNet:
         self.jitter = jitter
         self.duplicate = duplicate
         self.source_loss = source_loss
+        self.heartbeat_exact = heartbeat_exact
         """Chance that a sender's copy on one medium is lost for every receiver at once."""
         self.rng = random.Random(seed)
         self.cuts: set[tuple[str, str]] = set()
@@ -138,6 +141,11 @@ class SimNet:
         )
         node_events: list[tuple[float, events.Event]] = []
         delivered: list[tuple[str, Message]] = []
+        delivered_at: list[float] = []
+
+        def deliver(sender: str, message: Message) -> None:
+            delivered.append((sender, message))
+            delivered_at.append(self.clock.seconds())
         engine = Engine(
             stamper=stamper,
             nodes=self.names,
@@ -146,10 +154,11 @@ class SimNet:
             clock=self.clock,
             send=lambda message: self._broadcast(name, message),
             emit=lambda event: node_events.append((self.clock.seconds(), event)),
-            deliver=lambda sender, message: delivered.append((sender, message)),
+            deliver=deliver,
+            advertise_ranges=not self.heartbeat_exact,
             rng=random.Random(self.rng.random()),
         )
-        return SimNode(name, engine, node_events, delivered)
+        return SimNode(name, engine, node_events, delivered, delivered_at)
 
     def start(self, *names: str) -> None:
         """Start the named nodes (all when none is named)."""
@@ -162,6 +171,7 @@ class SimNet:
             return
         self.wire_log.append((source, message))
         received = decode_datagram(encode_datagram(message, KEYRING), KEYRING)
+        reached: set[str] = set()
         for link in self.links:
             if (source, link) in self.cuts:
                 continue
@@ -176,6 +186,11 @@ class SimNet:
                         continue
                     delay = self.latency + self.rng.uniform(0, self.jitter)
                     self.clock.callLater(delay, self._deliver, target, received, link)
+                    reached.add(target)
+        self.missed(source, message, [t for t in self.names if t != source and t not in reached])
+
+    def missed(self, source: str, message: Message, targets: list[str]) -> None:
+        """Called for every message with the nodes that got no copy of it (for measurements)."""
 
     def _deliver(self, target: str, message: Message, link: str) -> None:
         node = self.nodes[target]

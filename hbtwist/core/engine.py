@@ -83,8 +83,11 @@ class Engine:
         deliver: Deliver | None = None,
         autojoin: bool = False,
         max_rexmit_delay_ms: int = 250,
+        advertise_ranges: bool = True,
         rng: random.Random | None = None,
     ) -> None:
+        """`advertise_ranges=False` makes peers ask this node for retransmissions one number
+        at a time, without suppression: exactly as Heartbeat 3.0.6 does (for comparisons)."""
         self.stamper = stamper
         self.local = stamper.identity.name
         self.timing = timing
@@ -92,6 +95,7 @@ class Engine:
         self.autojoin = autojoin
         self.counters: Counter[str] = Counter()
         self.history = TransmitHistory()
+        self.advertise_ranges = advertise_ranges
         self.local_status = INIT
         self.comm_up = False
         self.flow_control = True
@@ -274,7 +278,9 @@ class Engine:
             peer.last_status_at = None
             peer.last_status_seq = 0
             peer.generation = generation
-        elif peer.status == DEAD and seq > peer.last_status_seq:
+        elif (
+            peer.status == DEAD and seq > peer.last_status_seq and generation != peer.shutdown_generation
+        ):
             self._emit(events.PartitionHealed(peer.name))
             self._forget_stream(peer, "sender was partitioned away")
 
@@ -294,10 +300,11 @@ class Engine:
             self._on_repnodes(peer)
         elif kind == "shutdone":
             self._emit(events.ShutdownNotice(peer.name))
-            self._mark_dead(peer)
+            peer.shutdown_generation = peer.generation
+            self._mark_dead(peer, reason="sender shut down", keep_sequence=True)
 
     def _on_status(self, message: Message, peer: Peer, seq: int) -> None:
-        if seq <= peer.last_status_seq:
+        if seq <= peer.last_status_seq or peer.generation == peer.shutdown_generation:
             return
         now = self._clock.seconds()
         if peer.last_status_at is not None:
@@ -388,7 +395,8 @@ class Engine:
         link.heard += 1
         if link.status != LINK_UP:
             self._set_link(peer, link, LINK_UP)
-        link.deadline.arm(self._seconds(peer.deadtime_ms))
+        if peer.name != self.local:
+            link.deadline.arm(self._seconds(peer.deadtime_ms))
 
     def _set_link(self, peer: Peer, link: Link, status: str) -> None:
         old, link.status = link.status, status
@@ -407,12 +415,19 @@ class Engine:
             return
         self._mark_dead(peer)
 
-    def _mark_dead(self, peer: Peer) -> None:
+    def _mark_dead(
+        self, peer: Peer, reason: str = "sender declared dead", keep_sequence: bool = False
+    ) -> None:
+        """Declare a node dead; after a shutdown notice its numbering is kept, so the copies
+        of that notice still arriving on other media are recognised as duplicates."""
         peer.deadline.cancel()
         if peer.status != DEAD:
             old, peer.status = peer.status, DEAD
             self._emit(events.NodeStatusChanged(peer.name, old, DEAD, peer.generation))
-        self._forget_stream(peer, "sender declared dead")
+        self.rexmit.forget(peer.name, reason)
+        self.inbox.release(peer.name, None)
+        if not keep_sequence:
+            peer.forget_sequence()
         self._pump()
         if self._awaiting_repnodes == peer.name:
             self._awaiting_repnodes = None
@@ -451,7 +466,8 @@ class Engine:
         ]
         if self.flow_control:
             fields.append(("protocol", "1"))
-        fields.append(("hbtwist", HBTWIST_PROTOCOL))
+        if self.advertise_ranges:
+            fields.append(("hbtwist", HBTWIST_PROTOCOL))
         self._send(Message.of(*fields))
 
     def _set_local_status(self, status: str) -> None:

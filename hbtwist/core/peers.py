@@ -48,6 +48,8 @@ class Peer:
     last_acked: int = 0
     ackseq: int = 0
     hbtwist: bool = False
+    shutdown_generation: int = 0
+    """The generation that announced its shutdown (`shutdone`); it cannot come back to life."""
 
     @property
     def alive(self) -> bool:

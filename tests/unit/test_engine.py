@@ -9,6 +9,7 @@ from hbtwist.core.events import (
     LocalStall,
     NodeRestarted,
     NodeStatusChanged,
+    PartitionHealed,
     ShutdownNotice,
 )
 from tests.simnet import SimNet
@@ -199,3 +200,44 @@ def test_peer_advertised_deadtime_is_honoured() -> None:
     net.run(1.5)
     moment = net.when("n1", NodeStatusChanged, node="n2", new="dead")
     assert moment is not None and 0.8 <= moment - crashed_at <= 1.0
+
+
+def test_shutdown_notice_on_two_media_is_reported_once() -> None:
+    """The copies of one `shutdone` arriving on every medium make one notice, not one each."""
+    net = SimNet(["n1", "n2"])
+    net.start()
+    net.run(6.0)
+    net.nodes["n2"].engine.shutdown()
+    net.crash("n2")
+    net.run(0.1)
+    notices = [e for _, e in net.nodes["n1"].events if isinstance(e, ShutdownNotice)]
+    assert len(notices) == 1
+
+
+def test_own_links_are_never_timed_out() -> None:
+    """A node's own links are not declared dead when it stops hearing itself (spec 6.2)."""
+    net = SimNet(["n1", "n2"])
+    engine = net.nodes["n1"].engine
+    net.start()
+    net.run(1.0)
+    engine.receive(next(m for s, m in net.wire_log if s == "n1"), "eth0")
+    net.run(3.0)
+    assert engine.peers["n1"].links["eth0"].status == "up"
+
+
+def test_status_after_a_shutdown_notice_does_not_revive_the_node() -> None:
+    """Status messages a stopping peer still sends after `shutdone` keep it dead (same generation)."""
+    net = SimNet(["n1", "n2"])
+    net.start()
+    net.run(6.0)
+    net.nodes["n2"].engine.shutdown()
+    net.run(1.0)
+    assert net.nodes["n1"].status_of("n2") == "dead"
+    changes = [
+        e for _, e in net.nodes["n1"].events if isinstance(e, NodeStatusChanged) and e.node == "n2"
+    ]
+    assert changes[-1].new == "dead" and net.when("n1", PartitionHealed) is None
+    net.crash("n2")
+    net.restart("n2")
+    net.run(2.0)
+    assert net.nodes["n1"].status_of("n2") == "active"
