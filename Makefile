@@ -1,14 +1,14 @@
 # make demo  - build .venv (once) and run a three-node demo cluster on loopback
 # make test  - build .venv (once) and run the test suite
 # make lint  - ruff and mypy
-# make bench - codec benchmark
+# make bench - codec and NACK benchmarks (make bench-cluster: real daemons, as root)
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv demo test bench lint clean
+.PHONY: venv demo test bench bench-cluster lint clean
 
 venv: $(VENV)/.installed
 
@@ -33,6 +33,10 @@ test: venv
 
 bench: venv
 	$(BIN)/python bench/codec.py
+	$(BIN)/python bench/nack.py
+
+bench-cluster: venv
+	$(BIN)/python bench/cluster.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check hbtwist tests twisted setup.py

@@ -44,7 +44,9 @@ class MeasuredNet(SimNet):
         self.first_losses += len(targets)
 
 
-def run(receivers: int, loss: float, shared: bool, exact: bool, count: int, seed: int) -> dict[str, float]:
+def run(
+    receivers: int, loss: float, shared: bool, exact: bool, count: int, seed: int
+) -> dict[str, float]:
     """Stream `count` messages and measure; returns the figures of one table cell."""
     names = [SENDER] + [f"n{i}" for i in range(1, receivers + 1)]
     net = MeasuredNet(
