@@ -12,7 +12,13 @@ VERSION = re.search(
 if VERSION is None:
     raise RuntimeError("hbtwist/__init__.py defines no __version__")
 
-TEST_REQUIRES = ["pytest", "hypothesis", "pytest-timeout"]
+TEST_REQUIRES = [
+    "pytest",
+    "hypothesis",
+    "pytest-timeout",
+    "prometheus_client",  # the OpenMetrics parser of the metrics tests
+    "paramiko",  # the SSH client of the manhole tests
+]
 
 setup(
     name="hbtwist",
@@ -24,7 +30,13 @@ setup(
     # twisted/ and twisted/plugins/ have no __init__.py on purpose: the plugin module is
     # installed into Twisted's own twisted.plugins package.
     packages=[*find_packages(include=["hbtwist", "hbtwist.*"]), "twisted.plugins"],
-    install_requires=["twisted", "zope.interface", "pyserial", "service-identity", "pyopenssl"],
+    install_requires=[
+        "twisted[conch]",
+        "zope.interface",
+        "pyserial",
+        "service-identity",
+        "pyopenssl",
+    ],
     extras_require={
         "test": TEST_REQUIRES,
         "dev": [*TEST_REQUIRES, "mypy", "mypy-zope", "ruff"],

@@ -74,6 +74,7 @@ def start_node(name: str, index: int, workdir: Path, port: int) -> subprocess.Po
         str(twistd), "-n", "--pidfile=", "--logger", "hbtwist.logs.json",
         "heartbeat", "--config-dir", str(config), "--state-dir", str(workdir / name / "state"),
         "--node-name", name, "--bind-address", f"127.0.0.{index}",
+        "--control-socket", str(workdir / name / "control.sock"),
     ]  # fmt: skip
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 

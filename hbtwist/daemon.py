@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from twisted.application.service import MultiService
+from twisted.application.service import IService, MultiService
 
 from hbtwist.config import ClusterConfig, ConfigError, Problem
+from hbtwist.control.service import control_services
 from hbtwist.core.stamp import Identity
+from hbtwist.manhole import ManholeError, manhole_namespace, manhole_service
 from hbtwist.media.interface import IMediumType
 from hbtwist.media.registry import medium_types
 from hbtwist.media.sockets import MediumUnavailable
+from hbtwist.metrics import metrics_service
 from hbtwist.node import NodeService
 from hbtwist.state import next_generation, node_uuid
 
@@ -41,17 +46,34 @@ def check_media(config: ClusterConfig, kinds: Mapping[str, IMediumType]) -> None
         raise ConfigError(tuple(problems), ())
 
 
+@dataclass(frozen=True)
+class DaemonOptions:
+    """How the node is reached and inspected: everything but the cluster configuration."""
+
+    bind_address: str | None = None
+    control_socket: str | None = None
+    control_tls: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_ca: str | None = None
+    tls_client_names: tuple[str, ...] | None = None
+    metrics: str | None = None
+    manhole: str | None = None
+    manhole_keys: str | None = None
+
+
 def build_service(
     config: ClusterConfig,
     state_dir: str,
+    options: DaemonOptions = DaemonOptions(),
     *,
-    bind_address: str | None = None,
     reactor: Any = None,
 ) -> HeartbeatService:
     """The root service for `config`, keeping persistent state under `state_dir`.
 
     Checks the media against this host first (ConfigError), then takes the next generation
-    number (StateError if the state directory is unusable).
+    number (StateError if the state directory is unusable), then sets up the control socket,
+    metrics and manhole that `options` ask for (ControlSetupError, ManholeError, ValueError).
     """
     if reactor is None:
         from twisted.internet import reactor
@@ -65,5 +87,36 @@ def build_service(
     )
     root = HeartbeatService(config, state_dir)
     root.setName("heartbeat")
-    NodeService(config, identity, kinds, reactor, bind_address).setServiceParent(root)
+    node = NodeService(config, identity, kinds, reactor, options.bind_address)
+    node.setServiceParent(root)
+    for child in _inspection_services(node, state_dir, options, reactor):
+        child.setServiceParent(root)
     return root
+
+
+def _inspection_services(
+    node: NodeService, state_dir: str, options: DaemonOptions, reactor: Any
+) -> list[IService]:
+    """The control port, metrics endpoint and manhole; they start after the node."""
+    services = control_services(
+        node,
+        socket_path=options.control_socket,
+        tls_endpoint=options.control_tls,
+        tls_cert=options.tls_cert,
+        tls_key=options.tls_key,
+        tls_ca=options.tls_ca,
+        tls_client_names=options.tls_client_names,
+        reactor=reactor,
+    )
+    if options.metrics:
+        services.append(metrics_service(node, options.metrics, reactor))
+    if options.manhole:
+        if not options.manhole_keys:
+            raise ManholeError("--manhole needs --manhole-keys (an authorized_keys file)")
+        host_key = os.path.join(state_dir, "manhole_host_key")
+        services.append(
+            manhole_service(
+                manhole_namespace(node), options.manhole, options.manhole_keys, host_key, reactor
+            )
+        )
+    return services

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
 from twisted.python import usage
 
 from hbtwist.config import ClusterConfig, ConfigError, load_config
-from hbtwist.daemon import HeartbeatService, build_service
+from hbtwist.control.service import DEFAULT_SOCKET, ControlSetupError
+from hbtwist.daemon import DaemonOptions, HeartbeatService, build_service
+from hbtwist.manhole import ManholeError
 from hbtwist.media.registry import medium_parsers
 from hbtwist.state import StateError
 
@@ -35,16 +38,39 @@ def load_or_exit(config_dir: str, node_name: str | None) -> ClusterConfig:
 
 
 def build_or_exit(
-    config: ClusterConfig, state_dir: str, bind_address: str | None = None
+    config: ClusterConfig, state_dir: str, options: DaemonOptions | None = None
 ) -> HeartbeatService:
-    """Build the service tree, or report why not (bad media exit 2, unusable state exit 1)."""
+    """Build the service tree, or report why not: bad media exit 2; an unusable state
+    directory, control socket, TLS files, metrics or manhole setting exit 1 (one line)."""
     try:
-        return build_service(config, state_dir, bind_address=bind_address)
+        return build_service(config, state_dir, options or DaemonOptions())
     except ConfigError as error:
         _exit_invalid(error)
-    except StateError as error:
+    except (StateError, ControlSetupError, ManholeError, ValueError) as error:
         print(f"hbtwist: {error}", file=sys.stderr)
         raise SystemExit(STATE_EXIT_STATUS) from None
+
+
+def daemon_options(get: Callable[[str], str | None]) -> DaemonOptions:
+    """DaemonOptions from option values looked up by their long names (`none` disables)."""
+
+    def value(name: str) -> str | None:
+        text = get(name)
+        return None if text in (None, "", "none") else text
+
+    names = value("tls-client-name")
+    return DaemonOptions(
+        bind_address=value("bind-address"),
+        control_socket=value("control-socket"),
+        control_tls=value("control-tls"),
+        tls_cert=value("tls-cert"),
+        tls_key=value("tls-key"),
+        tls_ca=value("tls-ca"),
+        tls_client_names=tuple(n.strip() for n in names.split(",")) if names else None,
+        metrics=value("metrics"),
+        manhole=value("manhole"),
+        manhole_keys=value("manhole-keys"),
+    )
 
 
 def _exit_invalid(error: ConfigError) -> NoReturn:
@@ -57,7 +83,7 @@ def _exit_invalid(error: ConfigError) -> NoReturn:
 class Options(usage.Options):
     """Options of `twistd heartbeat`; parsing them loads and checks the configuration."""
 
-    synopsis = "[--config-dir DIR] [--state-dir DIR] [--node-name NAME] [--bind-address ADDR]"
+    synopsis = "[--config-dir DIR] [--state-dir DIR] [--node-name NAME] [options]"
     longdesc = (
         "Run one node of a Heartbeat-3.0.6-compatible cluster. The configuration (ha.cf, "
         "authkeys, haresources) is read from the configuration directory and checked before "
@@ -90,6 +116,44 @@ class Options(usage.Options):
             "Bind the UDP media to this local address instead of binding them to their "
             "interfaces (lets several nodes share one host, e.g. 127.0.0.2).",
         ],
+        [
+            "control-socket",
+            None,
+            DEFAULT_SOCKET,
+            "UNIX socket of the control port (mode 0600, or 0660 for group haclient); "
+            "'none' disables it.",
+        ],
+        [
+            "control-tls",
+            None,
+            None,
+            "Also serve the control port on this TCP endpoint (e.g. tcp:1694:interface=10.0.0.1), "
+            "with mutual TLS only: needs --tls-cert, --tls-key and --tls-ca.",
+        ],
+        ["tls-cert", None, None, "PEM certificate of this node for --control-tls."],
+        ["tls-key", None, None, "PEM private key of that certificate."],
+        ["tls-ca", None, None, "PEM CA certificate that client certificates must chain to."],
+        [
+            "tls-client-name",
+            None,
+            None,
+            "Comma-separated names a client certificate's subjectAltName must match "
+            "[default: the cluster's node names].",
+        ],
+        [
+            "metrics",
+            None,
+            None,
+            "Serve OpenMetrics at /metrics on this endpoint (e.g. tcp:9694:interface=127.0.0.1).",
+        ],
+        [
+            "manhole",
+            None,
+            None,
+            "Serve an SSH Python prompt on this endpoint (e.g. tcp:9695:interface=127.0.0.1); "
+            "key-only, needs --manhole-keys.",
+        ],
+        ["manhole-keys", None, None, "authorized_keys file of the keys allowed into the manhole."],
     ]
 
     def postOptions(self) -> None:
@@ -99,4 +163,4 @@ class Options(usage.Options):
 
 def makeService(options: Options) -> HeartbeatService:
     """The root `heartbeat` service for the configuration loaded by `options`."""
-    return build_or_exit(options["config"], options["state-dir"], options["bind-address"])
+    return build_or_exit(options["config"], options["state-dir"], daemon_options(options.get))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from hbtwist import __version__
-from hbtwist.ctl import check
+from hbtwist.ctl import check, clstatus, events, status
 
-COMMANDS = (check,)
+COMMANDS = (check, status, events, clstatus)
+
+USAGE_EXIT_STATUS = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `hbctl` with `argv` (default: the process arguments); the exit status is returned."""
-    args = build_parser().parse_args(argv)
-    status: int = args.run(args)
-    return status
+    """Run `hbctl` with `argv` (default: the process arguments); the exit status is returned.
+
+    A usage error exits 2, except in the cl_status-compatible sub-commands, which exit 11
+    (cl_status's parameter error) as cl_status does.
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(arguments)
+    except SystemExit as exit:
+        words = [word for word in arguments if not word.startswith("-")]
+        if exit.code == USAGE_EXIT_STATUS and words and words[0] in clstatus.COMMANDS:
+            raise SystemExit(clstatus.PARAMETER_ERROR) from None
+        raise
+    result: int = args.run(args)
+    return result

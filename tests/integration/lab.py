@@ -418,6 +418,8 @@ class Lab:
             str(state_dir),
             "--node-name",
             host.name,
+            "--control-socket",
+            str(home / "control.sock"),
             *extra_args,
         ]
         env = dict(os.environ, PYTHONUNBUFFERED="1")

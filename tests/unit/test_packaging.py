@@ -91,6 +91,7 @@ def test_twistd_starts_and_stops(tmp_path: Path, config_dir: Path, local_node: s
     """With a valid configuration `twistd -n heartbeat` starts, and shuts down cleanly on SIGTERM."""
     log = tmp_path / "twistd.log"
     options = ["--config-dir", str(config_dir), "--state-dir", str(tmp_path)]
+    options += ["--control-socket", str(tmp_path / "control.sock")]
     args = [TWISTD, "-n", "--pidfile=", f"--logfile={log}", "heartbeat", *options]
     args += ["--node-name", local_node]
     with subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, text=True) as process:

@@ -64,15 +64,29 @@ def test_missing_config_dir_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_make_service(config_dir: Path, tmp_path: Path, local_node: str) -> None:
-    """makeService returns the MultiService "heartbeat" holding the loaded configuration."""
+    """makeService returns the MultiService "heartbeat": the node, then its control socket."""
+    socket = str(tmp_path / "control.sock")
     options = parse(
-        "--config-dir", str(config_dir), "--state-dir", str(tmp_path), "--node-name", local_node
-    )
+        "--config-dir", str(config_dir), "--state-dir", str(tmp_path), "--node-name", local_node,
+        "--control-socket", socket,
+    )  # fmt: skip
     service = tap.makeService(options)
     assert isinstance(service, MultiService)
     assert service.name == "heartbeat"
     assert service.config is options["config"]
     assert service.state_dir == str(tmp_path)
+    assert [type(child).__name__ for child in service][0] == "NodeService"
+    assert len(list(service)) == 2
+
+
+def test_daemon_options_from_option_values() -> None:
+    """Option values become DaemonOptions; `none` disables, client names split on commas."""
+    values = {"control-socket": "none", "metrics": "tcp:9694", "tls-client-name": "a, b"}
+    options = tap.daemon_options(values.get)
+    assert options.control_socket is None
+    assert options.metrics == "tcp:9694"
+    assert options.tls_client_names == ("a", "b")
+    assert options.manhole is None
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,202 @@
+"""The control protocol: AMP commands, their arguments and errors (doc/control-protocol.md).
+
+This module is the public contract between the daemon and its clients. Wire names are given
+explicitly (`commandName`, argument names) so that renaming a Python class never changes the
+protocol. Compatible additions (a new command, a new optional field, a new event kind) keep
+`PROTOCOL_VERSION`; anything a version-1 client could misread bumps it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.protocols import amp
+
+PROTOCOL_VERSION = 1
+"""The control protocol version this code speaks (`Version` returns it)."""
+
+DEFAULT_PAGE_LIMIT = 100
+MAX_PAGE_LIMIT = 500
+PAGE_BUDGET_BYTES = 60_000
+"""Most bytes of items one page carries: AMP caps each value at 65,535 bytes."""
+
+
+class UnknownNode(Exception):
+    """The named node is not in this daemon's membership."""
+
+
+class UnknownLink(Exception):
+    """The named node has no link of that name."""
+
+
+class BadRequest(Exception):
+    """The arguments are out of range (a negative offset, a limit below 1, ...)."""
+
+
+ERRORS: dict[type[Exception], bytes] = {
+    UnknownNode: b"UNKNOWN_NODE",
+    UnknownLink: b"UNKNOWN_LINK",
+    BadRequest: b"BAD_REQUEST",
+}
+
+NODE_FIELDS: list[tuple[bytes, amp.Argument]] = [
+    (b"name", amp.Unicode()),
+    (b"type", amp.Unicode()),
+    (b"status", amp.Unicode()),
+    (b"generation", amp.Integer()),
+    (b"uuid", amp.Unicode(optional=True)),
+    (b"since_heartbeat", amp.Float(optional=True)),
+    (b"heartbeats", amp.Integer()),
+    (b"late_heartbeats", amp.Integer()),
+    (b"deadtime_ms", amp.Integer()),
+    (b"weight", amp.Integer()),
+    (b"site", amp.Unicode()),
+]
+"""One node of the membership (`Nodes` items, `Node` response)."""
+
+LINK_FIELDS: list[tuple[bytes, amp.Argument]] = [
+    (b"node", amp.Unicode()),
+    (b"link", amp.Unicode()),
+    (b"status", amp.Unicode()),
+    (b"since_heard", amp.Float(optional=True)),
+    (b"heard", amp.Integer()),
+    (b"transitions", amp.Integer()),
+]
+"""One link: the path to one node through one medium (`Links` items)."""
+
+PAGE_ARGUMENTS: list[tuple[bytes, amp.Argument]] = [
+    (b"offset", amp.Integer(optional=True)),
+    (b"limit", amp.Integer(optional=True)),
+]
+
+
+def page_response(fields: list[tuple[bytes, amp.Argument]]) -> list[tuple[bytes, amp.Argument]]:
+    """The response of a paged command whose items have `fields`."""
+    return [
+        (b"items", amp.AmpList(fields)),
+        (b"total", amp.Integer()),
+        (b"next", amp.Integer(optional=True)),
+    ]
+
+
+class Version(amp.Command):
+    """Protocol version, daemon version and the commands this daemon implements."""
+
+    commandName = b"Version"
+    arguments = []
+    response = [
+        (b"protocol", amp.Integer()),
+        (b"daemon", amp.Unicode()),
+        (b"heartbeat", amp.Unicode()),
+        (b"commands", amp.ListOf(amp.Unicode())),
+    ]
+
+
+class LocalStatus(amp.Command):
+    """This node: name, status, generation, uuid, comm-up, uptime and its timers."""
+
+    commandName = b"LocalStatus"
+    arguments = []
+    response = [
+        (b"node", amp.Unicode()),
+        (b"status", amp.Unicode()),
+        (b"generation", amp.Integer()),
+        (b"uuid", amp.Unicode()),
+        (b"comm_up", amp.Boolean()),
+        (b"uptime", amp.Float()),
+        (b"keepalive_ms", amp.Integer()),
+        (b"deadtime_ms", amp.Integer()),
+        (b"cluster", amp.Unicode()),
+    ]
+
+
+class Nodes(amp.Command):
+    """One page of the membership, in configuration order (this node included)."""
+
+    commandName = b"Nodes"
+    arguments = PAGE_ARGUMENTS
+    response = page_response(NODE_FIELDS)
+    errors = ERRORS
+
+
+class Node(amp.Command):
+    """One node by name (case-insensitive)."""
+
+    commandName = b"Node"
+    arguments = [(b"name", amp.Unicode())]
+    response = NODE_FIELDS
+    errors = ERRORS
+
+
+class Links(amp.Command):
+    """One page of links: of one node, or of every node (node by node) when `node` is absent."""
+
+    commandName = b"Links"
+    arguments = [(b"node", amp.Unicode(optional=True)), *PAGE_ARGUMENTS]
+    response = page_response(LINK_FIELDS)
+    errors = ERRORS
+
+
+class Parameter(amp.Command):
+    """Heartbeat's `getparm`: the value of an ha.cf parameter, absent when it has none."""
+
+    commandName = b"Parameter"
+    arguments = [(b"name", amp.Unicode())]
+    response = [(b"value", amp.Unicode(optional=True))]
+
+
+class Resources(amp.Command):
+    """Heartbeat's `getrsc`: which resources this node holds (always `none` for now)."""
+
+    commandName = b"Resources"
+    arguments = []
+    response = [(b"hold", amp.Unicode())]
+
+
+class Subscribe(amp.Command):
+    """Start the event stream: the daemon then sends `Event` for every event, until disconnect."""
+
+    commandName = b"Subscribe"
+    arguments = []
+    response = [(b"node", amp.Unicode())]
+
+
+class Event(amp.Command):
+    """Daemon to client: one node/link event; `fields` is a JSON object, `seq` counts from 1."""
+
+    commandName = b"Event"
+    arguments = [
+        (b"seq", amp.Integer()),
+        (b"kind", amp.Unicode()),
+        (b"time", amp.Float()),
+        (b"fields", amp.Unicode()),
+    ]
+    response = []
+    requiresAnswer = False
+
+
+COMMANDS: tuple[type[amp.Command], ...] = (
+    Version,
+    LocalStatus,
+    Nodes,
+    Node,
+    Links,
+    Parameter,
+    Resources,
+    Subscribe,
+)
+"""The commands a client may send (Event goes the other way)."""
+
+RESERVED_COMMANDS = (b"Standby", b"Takeover")
+"""Names reserved for the resource work (doc/control-protocol.md); not implemented yet."""
+
+
+def command_names() -> list[str]:
+    """The wire names of the commands this daemon answers, as `Version` lists them."""
+    return [command.commandName.decode("ascii") for command in COMMANDS]
+
+
+def item_size(fields: list[tuple[bytes, amp.Argument]], item: dict[str, Any]) -> int:
+    """The bytes `item` takes inside an AmpList value of `fields` (exact AMP serialization)."""
+    encoded: bytes = amp.AmpList(fields).toStringProto([item], None)
+    return len(encoded)

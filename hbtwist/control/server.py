@@ -1,0 +1,247 @@
+"""The daemon side of the control protocol: an AMP protocol answering from a `NodeView`.
+
+A connection may carry a peer check (mutual TLS): until the TLS handshake has completed and the
+client certificate's identity was accepted, nothing the client sends is read. Subscribed
+connections get one `Event` call per event; a client that stops reading is disconnected rather
+than allowed to grow the daemon's memory.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.interfaces import IAddress, IHandshakeListener, IPushProducer
+from twisted.internet.protocol import Factory, connectionDone
+from twisted.logger import Logger
+from twisted.protocols import amp
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from hbtwist.control import protocol as p
+from hbtwist.control.view import Item, NodeView, event_fields, event_kind
+from hbtwist.core import events
+
+_log = Logger()
+
+MAX_QUEUED_EVENTS = 10_000
+"""Events kept for a subscriber whose connection is not writable before it is dropped."""
+
+PeerCheck = Callable[[Any], str | None]
+"""Given a transport after the TLS handshake: None to accept the peer, else why it is refused."""
+
+
+def page(
+    items: list[Item],
+    fields: list[tuple[bytes, amp.Argument]],
+    offset: int | None,
+    limit: int | None,
+) -> Item:
+    """One page of `items`: at most `limit` of them from `offset`, within the AMP value cap."""
+    start = 0 if offset is None else offset
+    count = p.DEFAULT_PAGE_LIMIT if limit is None else limit
+    if start < 0 or count < 1:
+        raise p.BadRequest("offset must be >= 0 and limit >= 1")
+    count = min(count, p.MAX_PAGE_LIMIT)
+    chosen: list[Item] = []
+    used = 0
+    for item in items[start : start + count]:
+        size = p.item_size(fields, item)
+        if chosen and used + size > p.PAGE_BUDGET_BYTES:
+            break
+        chosen.append(item)
+        used += size
+    end = start + len(chosen)
+    return {"items": chosen, "total": len(items), "next": end if end < len(items) else None}
+
+
+@implementer(IPushProducer)
+class _EventStream:
+    """Sends events to one subscriber, holding them while its transport is not writable."""
+
+    def __init__(self, connection: ControlProtocol) -> None:
+        self._connection = connection
+        self._queue: deque[Item] = deque()
+        self._paused = False
+        self._seq = 0
+
+    def push(self, event: events.Event) -> None:
+        self._seq += 1
+        item = {
+            "seq": self._seq,
+            "kind": event_kind(event),
+            "time": self._connection.view.now(),
+            "fields": event_fields(event),
+        }
+        if self._paused:
+            self._queue.append(item)
+            if len(self._queue) > MAX_QUEUED_EVENTS:
+                self._connection.drop_slow_subscriber(len(self._queue))
+            return
+        self._send(item)
+
+    def _send(self, item: Item) -> None:
+        self._connection.callRemote(p.Event, **item)
+
+    def pauseProducing(self) -> None:  # noqa: N802
+        self._paused = True
+
+    def resumeProducing(self) -> None:  # noqa: N802
+        self._paused = False
+        while self._queue and not self._paused:
+            self._send(self._queue.popleft())
+
+    def stopProducing(self) -> None:  # noqa: N802
+        self._queue.clear()
+        self._paused = True
+
+
+@implementer(IHandshakeListener)
+class ControlProtocol(amp.AMP):
+    """One control connection."""
+
+    def __init__(self, view: NodeView, peer_check: PeerCheck | None = None) -> None:
+        super().__init__()
+        self.view = view
+        self._peer_check = peer_check
+        self.authorized = peer_check is None
+        self.refusal: str | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._stream: _EventStream | None = None
+
+    # Access control (mutual TLS)
+
+    def handshakeCompleted(self) -> None:  # noqa: N802
+        """The TLS handshake is done: accept the client certificate's identity, or disconnect."""
+        if self._peer_check is None:
+            return
+        try:
+            self.refusal = self._peer_check(self.transport)
+        except Exception as error:  # an unreadable certificate is a refusal, never a pass
+            self.refusal = f"identity check failed: {error}"
+        if self.refusal is None:
+            self.authorized = True
+            return
+        _log.warn(
+            "Control connection from {peer} refused: {reason}",
+            peer=self._peer(),
+            reason=self.refusal,
+        )
+        self._transport().abortConnection()
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        """Read requests only from an accepted peer."""
+        if self.authorized:
+            super().dataReceived(data)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
+        """Stop the event stream and log a TLS refusal (no certificate, wrong CA, expired...)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if not self.authorized and self.refusal is None:
+            _log.warn(
+                "Control connection from {peer} refused during the TLS handshake: {reason}",
+                peer=self._peer(),
+                reason=reason.getErrorMessage(),
+            )
+        super().connectionLost(reason)
+
+    def _transport(self) -> Any:
+        """The transport, with what TCP, UNIX and TLS transports offer beyond ITransport."""
+        return self.transport
+
+    def _peer(self) -> str:
+        peer: IAddress | None = self.transport.getPeer() if self.transport else None
+        host = getattr(peer, "host", None)
+        return f"{host}:{getattr(peer, 'port', '')}" if host else str(peer)
+
+    # Commands
+
+    @p.Version.responder
+    def version(self) -> Item:
+        """Answer `Version`."""
+        return {
+            "protocol": p.PROTOCOL_VERSION,
+            "commands": p.command_names(),
+            **self.view.version(),
+        }
+
+    @p.LocalStatus.responder
+    def local_status(self) -> Item:
+        """Answer `LocalStatus`."""
+        return self.view.local_status()
+
+    @p.Nodes.responder
+    def nodes(self, offset: int | None = None, limit: int | None = None) -> Item:
+        """Answer `Nodes`."""
+        return page(self.view.nodes(), p.NODE_FIELDS, offset, limit)
+
+    @p.Node.responder
+    def node(self, name: str) -> Item:
+        """Answer `Node`."""
+        return self.view.node(name)
+
+    @p.Links.responder
+    def links(
+        self, node: str | None = None, offset: int | None = None, limit: int | None = None
+    ) -> Item:
+        """Answer `Links`."""
+        return page(self.view.links(node), p.LINK_FIELDS, offset, limit)
+
+    @p.Parameter.responder
+    def parameter(self, name: str) -> Item:
+        """Answer `Parameter`."""
+        return {"value": self.view.parameter(name)}
+
+    @p.Resources.responder
+    def resources(self) -> Item:
+        """Answer `Resources`."""
+        return {"hold": self.view.resources()}
+
+    @p.Subscribe.responder
+    def subscribe(self) -> Item:
+        """Answer `Subscribe` and start sending `Event`s (a second Subscribe changes nothing)."""
+        if self._stream is None:
+            self._stream = _EventStream(self)
+            self._transport().registerProducer(self._stream, True)
+            self._unsubscribe = self.view.subscribe(self._on_event)
+        return {"node": self.view.name}
+
+    def _on_event(self, event: events.Event) -> None:
+        stream = self._stream
+        if stream is None:
+            return
+        try:
+            stream.push(event)
+        except Exception:
+            _log.failure("Sending an event to control client {peer} failed", peer=self._peer())
+            self._transport().abortConnection()
+
+    def drop_slow_subscriber(self, queued: int) -> None:
+        """Disconnect a subscriber that let `queued` events pile up."""
+        _log.warn(
+            "Control client {peer} does not read its events ({queued} queued); disconnecting",
+            peer=self._peer(),
+            queued=queued,
+        )
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._stream = None
+        self._transport().abortConnection()
+
+
+class ControlFactory(Factory):
+    """Builds a `ControlProtocol` per connection, all reading the same view."""
+
+    def __init__(self, view: NodeView, peer_check: PeerCheck | None = None) -> None:
+        self.view = view
+        self.peer_check = peer_check
+
+    def buildProtocol(self, addr: IAddress | None) -> ControlProtocol:  # noqa: N802
+        """A protocol for one accepted connection."""
+        protocol = ControlProtocol(self.view, self.peer_check)
+        protocol.factory = self
+        return protocol

@@ -1,0 +1,218 @@
+"""The control listeners: a UNIX socket (default) and an optional TCP port with mutual TLS."""
+
+from __future__ import annotations
+
+import errno
+import grp
+import os
+import socket
+import stat
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from twisted.application.service import IService, Service
+from twisted.internet import endpoints
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorTime
+from twisted.logger import Logger
+from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.python.failure import Failure
+
+from hbtwist.control import tls
+from hbtwist.control.server import ControlFactory
+from hbtwist.control.view import NodeLike, NodeView
+
+_log = Logger()
+
+DEFAULT_SOCKET = "/run/hbtwist/control.sock"
+SOCKET_GROUP = "haclient"
+DIRECTORY_MODE = 0o755
+PRIVATE_MODE = 0o600
+GROUP_MODE = 0o660
+LIVE_CHECK_TIMEOUT = 1.0
+
+
+class ControlSetupError(Exception):
+    """The control plane cannot start as configured (the message says why, in one line)."""
+
+
+class ListenerService(Service):
+    """Listens on one endpoint while running; `port` is the listening port once started."""
+
+    def __init__(
+        self, name: str, endpoint: Any, factory: IProtocolFactory, after_listen: Any = None
+    ) -> None:
+        self.setName(name)
+        self.endpoint = endpoint
+        self.factory = factory
+        self.port: IListeningPort | None = None
+        self.listening: Deferred[IListeningPort] = Deferred()
+        self._after_listen = after_listen
+
+    def startService(self) -> None:  # noqa: N802
+        """Start listening; a failure that is known at once is raised at once."""
+        super().startService()
+        failures: list[Failure] = []
+        started = self.endpoint.listen(self.factory)
+        started.addCallbacks(self._listened, failures.append)
+        if failures:
+            failures[0].raiseException()
+
+    def _listened(self, port: IListeningPort) -> None:
+        self.port = port
+        if self._after_listen is not None:
+            self._after_listen()
+        _log.info("Control plane listening on {address}", address=port.getHost())
+        self.listening.callback(port)
+
+    def stopService(self) -> Deferred[None] | None:  # noqa: N802
+        """Stop listening (the UNIX socket file is removed)."""
+        super().stopService()
+        port, self.port = self.port, None
+        if port is None:
+            return None
+        stopped: Deferred[None] | None = port.stopListening()
+        return stopped
+
+
+def socket_permissions(group: str | None) -> tuple[int, int | None]:
+    """The socket mode and group: 0660 and the group's id when the group exists, else 0600."""
+    if group is None:
+        return PRIVATE_MODE, None
+    try:
+        return GROUP_MODE, grp.getgrnam(group).gr_gid
+    except KeyError:
+        return PRIVATE_MODE, None
+
+
+def prepare_socket_path(path: str) -> None:
+    """Create the socket's directory and clear a stale socket; refuse if a daemon answers there."""
+    directory = os.path.dirname(path) or "."
+    try:
+        if not os.path.isdir(directory):
+            os.makedirs(directory, mode=DIRECTORY_MODE)
+            os.chmod(directory, DIRECTORY_MODE)  # whatever the umask
+    except OSError as error:
+        raise ControlSetupError(f"cannot create {directory}: {error.strerror}") from None
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise ControlSetupError(f"{path} exists and is not a socket; not removing it")
+    if _answers(path):
+        raise ControlSetupError(f"another daemon is answering on {path}; not starting")
+    os.unlink(path)
+    _log.info("Removed stale control socket {path}", path=path)
+
+
+def _answers(path: str) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(LIVE_CHECK_TIMEOUT)
+    try:
+        probe.connect(path)
+    except OSError as error:
+        if error.errno in (errno.ECONNREFUSED, errno.ENOENT):
+            return False
+        raise ControlSetupError(f"cannot tell whether {path} is in use: {error}") from None
+    finally:
+        probe.close()
+    return True
+
+
+def _set_group(path: str, gid: int | None, mode: int) -> None:
+    if gid is not None:
+        os.chown(path, -1, gid)
+        os.chmod(path, mode)
+
+
+def unix_service(
+    view: NodeView, path: str, reactor: Any, group: str | None = SOCKET_GROUP
+) -> ListenerService:
+    """The UNIX-socket listener (checks and clears the socket path now, listens at start)."""
+    prepare_socket_path(path)
+    mode, gid = socket_permissions(group)
+    endpoint = endpoints.UNIXServerEndpoint(reactor, path, mode=PRIVATE_MODE)
+    return ListenerService(
+        "control-unix", endpoint, ControlFactory(view), partial(_set_group, path, gid, mode)
+    )
+
+
+def tls_service(
+    view: NodeView,
+    description: str,
+    reactor: Any,
+    *,
+    cert: str | None,
+    key: str | None,
+    ca: str | None,
+    client_names: Sequence[str],
+) -> ListenerService:
+    """The mutual-TLS listener on the TCP endpoint `description` (e.g. `tcp:1694`)."""
+    missing = [flag for flag, value in (("cert", cert), ("key", key), ("ca", ca)) if not value]
+    if missing:
+        needed = ", ".join(f"--tls-{flag}" for flag in missing)
+        raise ControlSetupError(f"the TLS control port needs {needed}")
+    kind = description.split(":", 1)[0]
+    if kind not in ("tcp", "tcp6"):
+        raise ControlSetupError(
+            f"control TLS endpoint {description!r}: give a tcp: or tcp6: endpoint, "
+            "TLS is added by hbtwist"
+        )
+    assert cert and key and ca
+    try:
+        options = tls.server_options(cert, key, ca)
+        endpoint = endpoints.serverFromString(reactor, description)
+    except tls.TLSSetupError as error:
+        raise ControlSetupError(str(error)) from None
+    except (ValueError, TypeError) as error:
+        raise ControlSetupError(f"control TLS endpoint {description!r}: {error}") from None
+    names = tuple(client_names)
+    factory = ControlFactory(view, partial(tls.peer_identity_problem, names=names))
+    wrapped = TLSMemoryBIOFactory(options, False, factory)
+    return ListenerService("control-tls", endpoint, wrapped)
+
+
+def control_services(
+    node: NodeLike,
+    *,
+    socket_path: str | None = DEFAULT_SOCKET,
+    tls_endpoint: str | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    tls_ca: str | None = None,
+    tls_client_names: Sequence[str] | None = None,
+    socket_group: str | None = SOCKET_GROUP,
+    reactor: Any = None,
+    clock: IReactorTime | None = None,
+) -> list[IService]:
+    """The control-plane services for `node`; ControlSetupError (one line) if they cannot run.
+
+    `socket_path` None disables the UNIX socket; `tls_endpoint` (a `tcp:` endpoint string)
+    enables the mutual-TLS port, whose clients must present a certificate from `tls_ca` whose
+    subjectAltName names one of `tls_client_names` (default: the cluster's node names).
+    `clock` is the engine's clock (default: the reactor).
+    """
+    if reactor is None:
+        from twisted.internet import reactor
+    view = NodeView(node, clock or reactor)
+    services: list[IService] = []
+    if socket_path:
+        services.append(unix_service(view, socket_path, reactor, socket_group))
+    if tls_endpoint:
+        names = tls_client_names
+        if names is None:
+            names = [peer for peer in node.engine.peers]
+        services.append(
+            tls_service(
+                view,
+                tls_endpoint,
+                reactor,
+                cert=tls_cert,
+                key=tls_key,
+                ca=tls_ca,
+                client_names=names,
+            )
+        )
+    return services
