@@ -12,6 +12,7 @@ from twisted.application.service import IService, MultiService
 from hbtwist.config import ClusterConfig, ConfigError, Problem
 from hbtwist.control.service import control_services
 from hbtwist.core.stamp import Identity
+from hbtwist.hblog import HeartbeatLogService
 from hbtwist.manhole import ManholeError, manhole_namespace, manhole_service
 from hbtwist.media.interface import IMediumType
 from hbtwist.media.registry import medium_types
@@ -87,6 +88,9 @@ def build_service(
     )
     root = HeartbeatService(config, state_dir)
     root.setName("heartbeat")
+    logs = HeartbeatLogService(hacf.log, config.local_node)
+    if logs.wanted:
+        logs.setServiceParent(root)
     node = NodeService(config, identity, kinds, reactor, options.bind_address)
     node.setServiceParent(root)
     for child in _inspection_services(node, state_dir, options, reactor):

@@ -315,6 +315,10 @@ def _apiauth(state: HaCfState, value: str, line: int) -> None:
 
 
 _PACEMAKER_ONLY = "has no effect: it only configures Pacemaker, which hbtwist does not run"
+_NO_API = (
+    "has no effect: hbtwist has no Heartbeat API socket, so Heartbeat API clients "
+    "(ipfail and the like) cannot run; use the control port (hbctl) instead"
+)
 
 DIRECTIVES: dict[str, Directive] = {
     "node": Directive(_node),
@@ -367,7 +371,7 @@ DIRECTIVES: dict[str, Directive] = {
     "enable_config_writes": Directive(
         _scalar("enable_config_writes", parse_bool), no_effect=_PACEMAKER_ONLY
     ),
-    "respawn": Directive(_respawn, whole_line=True),
-    "apiauth": Directive(_apiauth, whole_line=True),
+    "respawn": Directive(_respawn, whole_line=True, no_effect=_NO_API),
+    "apiauth": Directive(_apiauth, whole_line=True, no_effect=_NO_API),
 }
 """Every directive hbtwist accepts (media aside: see `hbtwist.config.media.MEDIUM_PARSERS`)."""
