@@ -18,6 +18,17 @@ node alpha beta
 auto_failback on
 """
 
+THREE_NODE_HA_CF = """\
+keepalive 100ms
+deadtime 500ms
+warntime 250ms
+initdead 1000ms
+udpport 17694
+ucast lo 127.0.0.1
+node alpha beta gamma
+"""
+"""A three-node cluster configuration for control-plane tests (the local node is `alpha`)."""
+
 VALID_AUTHKEYS = """\
 auth 1
 1 sha1 test-secret

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.conftest import write_config
+from tests.conftest import THREE_NODE_HA_CF, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 HBCTL = [sys.executable, "-c", "import sys; from hbtwist.ctl.main import main; sys.exit(main())"]
@@ -36,15 +36,6 @@ NOBODY = 65534
 CLIENT_NAME = "admin.cluster.test"
 SERVER_NAME = "alpha.cluster.test"
 
-HA_CF = """\
-keepalive 100ms
-deadtime 500ms
-warntime 250ms
-initdead 1000ms
-udpport 17694
-ucast lo 127.0.0.1
-node alpha beta gamma
-"""
 
 SERVER_SCRIPT = """\
 import json, sys
@@ -233,7 +224,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """Start control servers (terminated at the end of the test)."""
     script = tmp_path / "control_server.py"
     script.write_text(SERVER_SCRIPT)
-    config_dir = write_config(tmp_path / "ha.d", ha_cf=HA_CF, haresources="")
+    config_dir = write_config(tmp_path / "ha.d", ha_cf=THREE_NODE_HA_CF, haresources="")
     started: list[subprocess.Popen[str]] = []
 
     def start(**spec: Any) -> Server:

@@ -24,25 +24,15 @@ from hbtwist.control.view import NodeView, event_kind
 from hbtwist.core import events
 from hbtwist.core.engine import Engine
 from hbtwist.core.stamp import Identity, Stamper
-from tests.conftest import write_config
+from tests.conftest import THREE_NODE_HA_CF, write_config
 from tests.simnet import FAST, KEYRING, SimNet
 
 NAMES = ["alpha", "beta", "gamma"]
 
-HA_CF = """\
-keepalive 100ms
-deadtime 500ms
-warntime 250ms
-initdead 1000ms
-udpport 17694
-ucast lo 127.0.0.1
-node alpha beta gamma
-"""
-
 
 def cluster_config(directory: Path) -> ClusterConfig:
     """The ha.cf of the simulated cluster, loaded as node alpha."""
-    write_config(directory, ha_cf=HA_CF, haresources="")
+    write_config(directory, ha_cf=THREE_NODE_HA_CF, haresources="")
     return load_config(directory, local_node="alpha", check_host=False)
 
 

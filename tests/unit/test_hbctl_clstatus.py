@@ -17,18 +17,8 @@ from hbtwist.control.testing import FakeNode, connect_in_memory, run_pumped
 from hbtwist.control.view import NodeView
 from hbtwist.ctl import clstatus
 from hbtwist.ctl.main import build_parser, main
-from tests.conftest import write_config
+from tests.conftest import THREE_NODE_HA_CF, write_config
 from tests.simnet import SimNet
-
-HA_CF = """\
-keepalive 100ms
-deadtime 500ms
-warntime 250ms
-initdead 1000ms
-udpport 17694
-ucast lo 127.0.0.1
-node alpha beta gamma
-"""
 
 HBVERSION = f"3.0.6 (hbtwist {__version__})"
 
@@ -49,7 +39,9 @@ HUMAN_VERBOSE_NODES = (
 @pytest.fixture(scope="module")
 def view(tmp_path_factory: pytest.TempPathFactory) -> NodeView:
     """Node alpha's view: beta active with eth1 cut, gamma crashed."""
-    directory = write_config(tmp_path_factory.mktemp("clstatus") / "ha.d", ha_cf=HA_CF, haresources="")
+    directory = write_config(
+        tmp_path_factory.mktemp("clstatus") / "ha.d", ha_cf=THREE_NODE_HA_CF, haresources=""
+    )
     from hbtwist.config import load_config
 
     config = load_config(directory, local_node="alpha", check_host=False)
