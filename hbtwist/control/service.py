@@ -63,7 +63,7 @@ class ListenerService(Service):
         self.port = port
         if self._after_listen is not None:
             self._after_listen()
-        _log.info("Control plane listening on {address}", address=port.getHost())
+        _log.info("Control plane listening on {address}", address=str(port.getHost()))
         self.listening.callback(port)
 
     def stopService(self) -> Deferred[None] | None:  # noqa: N802
