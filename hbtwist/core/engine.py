@@ -30,6 +30,9 @@ LINK_REFRESH_WINDOW = 500
 """An old copy refreshes its link only if it is this close to the newest sequence number."""
 
 MIN_STALL_SECONDS = 0.05
+PUMP_BATCH = 25
+"""Application messages sent per turn of the event loop at most."""
+
 FLOWCONTROL_LIMIT = 250
 """Unacknowledged messages beyond which application messages wait (never heartbeats)."""
 
@@ -123,6 +126,7 @@ class Engine:
         self._heartbeat = Deadline(clock, self._on_heartbeat_due)
         self._startup = Deadline(clock, self._on_startup_over)
         self._reqnodes = Deadline(clock, self._on_reqnodes_due)
+        self._next_pump = Deadline(clock, lambda lateness: self._pump())
         self.peers: dict[str, Peer] = {}
         self._by_uuid: dict[bytes, Peer] = {}
         for name in nodes:
@@ -152,7 +156,7 @@ class Engine:
 
     def stop(self) -> None:
         """Cancel every timer; the engine is inert afterwards."""
-        for deadline in (self._heartbeat, self._startup, self._reqnodes):
+        for deadline in (self._heartbeat, self._startup, self._reqnodes, self._next_pump):
             deadline.cancel()
         self.rexmit.stop()
         for peer in self.peers.values():
@@ -364,11 +368,17 @@ class Engine:
         return len(self._outbox)
 
     def _pump(self) -> None:
-        while self._outbox and not self.paused:
+        """Send queued application messages, at most PUMP_BATCH per turn of the event loop,
+        so that a long queue never delays heartbeats or the reading of the media."""
+        for _ in range(PUMP_BATCH):
+            if not self._outbox or self.paused:
+                return
             message = self._outbox.popleft()
             self._send(message)
             if (message.text("dest") or self.local).lower() == self.local:
                 self._deliver(self.local, message)
+        if self._outbox and not self._next_pump.armed:
+            self._next_pump.arm(0)
 
     def _on_lost(self, sender: str, first: int, last: int, reason: str) -> None:
         peer = self.peers[sender]

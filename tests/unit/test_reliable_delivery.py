@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hbtwist.core.engine import Timing
+from hbtwist.core.engine import PUMP_BATCH, Timing
 from hbtwist.core.events import MessagesLost
 from hbtwist.wire import Message
 from tests.simnet import SimNet
@@ -140,3 +140,25 @@ def test_random_loss_duplication_and_reordering_never_break_delivery(
         net.crash(name)
     net.run(0.1, step=0.01)
     assert net.clock.getDelayedCalls() == []
+
+
+def test_a_long_queue_is_sent_in_small_batches() -> None:
+    """A burst of submitted messages goes out a batch per event-loop turn, all in order."""
+    net = SimNet(["n1", "n2"], seed=2)
+    net.start()
+    net.run(3.0)
+    engine = net.nodes["n1"].engine
+    n2 = engine.peers["n2"]
+    acknowledged, n2.ackseq = n2.ackseq, 0
+    engine.stamper.last_seq += 300
+    for number in range(100):
+        engine.submit(Message.of(("t", "app"), ("n", str(number))))
+    assert engine.paused and engine.queued == 100
+    engine.stamper.last_seq -= 300
+    n2.ackseq = acknowledged
+    sent = engine.counters["sent"]
+    engine.submit(Message.of(("t", "app"), ("n", "100")))
+    assert engine.counters["sent"] - sent == PUMP_BATCH
+    net.run(1.0)
+    assert engine.queued == 0
+    assert _numbers_from(net, "n2", "n1") == list(range(101))
