@@ -33,7 +33,10 @@ KNOWN_STATUSES = (INIT, UP, ACTIVE, DEAD)
 PACKET_COUNTERS = {
     "sent": "Packets this node sent (every message, each counted once however many media).",
     "received": "Packets accepted from other nodes (first copies only).",
-    "lost": "Packets from other nodes never received (gaps in their sequence numbers).",
+    "lost": (
+        "Sequence numbers of other nodes found missing on arrival; most are filled moments later "
+        "by another medium's copy or a retransmission (see hbtwist_lost_unrecovered_total)."
+    ),
 }
 DROP_REASONS = (
     "malformed",

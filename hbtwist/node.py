@@ -13,7 +13,7 @@ from hbtwist import __version__
 from hbtwist.config import ClusterConfig
 from hbtwist.core import events
 from hbtwist.core.engine import Engine, Timing
-from hbtwist.core.stamp import Identity, Stamper, read_loadavg
+from hbtwist.core.stamp import CachedLoadavg, Identity, Stamper
 from hbtwist.logwording import log_event
 from hbtwist.media.interface import IMediumLink, IMediumType, MediumContext, Outgoing
 from hbtwist.r1 import ResourceReporter
@@ -65,7 +65,7 @@ class NodeService(service.Service):
             ttl=hacf.hopfudge + len(hacf.nodes),
             inner_auth=hacf.msgfmt == "classic",
             wallclock=reactor.seconds,
-            loadavg=read_loadavg,
+            loadavg=CachedLoadavg(reactor.seconds),
             uuid_of=self._uuid_of,
         )
         self.engine = Engine(

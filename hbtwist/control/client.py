@@ -9,8 +9,9 @@ not getting an answer becomes `Unreachable`, whose `stopped` flag tells "nothing
 from __future__ import annotations
 
 import errno
+import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,10 @@ DEFAULT_ADDRESS = "unix:/run/hbtwist/control.sock"
 DEFAULT_TIMEOUT = 5.0
 
 EventHandler = Callable[[dict[str, Any]], None]
+MessageHandler = Callable[[dict[str, Any]], None]
+"""Called with a `ClusterMessage`'s arguments (`fields` decoded into a dict)."""
+GapHandler = Callable[[dict[str, Any]], None]
+"""Called with a `MessageGap`'s arguments."""
 
 
 class Unreachable(Exception):
@@ -85,6 +90,8 @@ class ClientProtocol(amp.AMP):
     def __init__(self, server_name: str | None = None) -> None:
         super().__init__()
         self.on_event: EventHandler | None = None
+        self.on_message: MessageHandler | None = None
+        self.on_gap: GapHandler | None = None
         self.refusal: str | None = None
         self.answered = False
         self.closed: Deferred[None] = Deferred()
@@ -108,6 +115,39 @@ class ClientProtocol(amp.AMP):
         """Hand one event to `on_event`."""
         if self.on_event is not None:
             self.on_event({"seq": seq, "kind": kind, "time": time, "fields": fields})
+        return {}
+
+    @p.ClusterMessage.responder
+    def cluster_message(
+        self,
+        sender: str,
+        type: str,
+        time: float,
+        fields: str,
+        seq: int | None = None,
+        generation: int | None = None,
+        dest: str | None = None,
+    ) -> dict[str, Any]:
+        """Hand one delivered cluster message to `on_message`."""
+        if self.on_message is not None:
+            self.on_message(
+                {
+                    "sender": sender,
+                    "type": type,
+                    "seq": seq,
+                    "generation": generation,
+                    "dest": dest,
+                    "time": time,
+                    "fields": json.loads(fields),
+                }
+            )
+        return {}
+
+    @p.MessageGap.responder
+    def message_gap(self, node: str, first: int, last: int, reason: str, time: float) -> dict[str, Any]:
+        """Hand one gap (messages that will never be delivered) to `on_gap`."""
+        if self.on_gap is not None:
+            self.on_gap({"node": node, "first": first, "last": last, "reason": reason, "time": time})
         return {}
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
@@ -174,6 +214,8 @@ class ControlClient:
     def __init__(self, protocol: ClientProtocol, address: str = "") -> None:
         self.protocol = protocol
         self.address = address
+        self.interrupted = False
+        """Set when this program is being stopped (Ctrl-C): the connection ends by our doing."""
 
     async def call(self, command: type[amp.Command], **arguments: Any) -> dict[str, Any]:
         """One command; a lost connection becomes `Unreachable`, AMP errors pass through."""
@@ -226,6 +268,25 @@ class ControlClient:
         await self.call(p.Subscribe)
         await self.protocol.closed
 
+    async def send_message(self, fields: Mapping[str, str], dest: str | None = None) -> dict[str, Any]:
+        """Queue one cluster message (`fields` holds `t`); the answer has `queued` and `paused`.
+
+        `protocol.BadMessage`, `UnknownNode` or `QueueFull` when the daemon refuses it."""
+        return await self.call(p.SendMessage, fields=encode_fields(fields), dest=dest)
+
+    async def send_messages(self, messages: Iterable[Mapping[str, str]]) -> dict[str, Any]:
+        """Queue one batch of messages (each with `t`, and `dest` for one node), in order; it must
+        respect `protocol.MAX_BATCH_MESSAGES` and AMP's value size (see `batches`)."""
+        return await self.call(p.SendMessages, messages=encode_batch(messages))
+
+    async def listen(self, types: Iterable[str], on_message: MessageHandler, on_gap: GapHandler) -> None:
+        """Call `on_message` for every delivered message of `types` (all when empty) and
+        `on_gap` for every gap, until the connection closes."""
+        self.protocol.on_message = on_message
+        self.protocol.on_gap = on_gap
+        await self.call(p.Listen, types=list(types))
+        await self.protocol.closed
+
     def close(self) -> None:
         """Close the connection."""
         if self.protocol.transport is not None:
@@ -240,6 +301,37 @@ class ControlClient:
             next_offset = answer.get("next")
             offset = next_offset if next_offset is not None and next_offset > offset else None
         return items
+
+
+def encode_fields(fields: Mapping[str, str]) -> str:
+    """The `fields` argument of `SendMessage`: a compact JSON object, in the given order."""
+    return json.dumps(dict(fields), separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_batch(messages: Iterable[Mapping[str, str]]) -> str:
+    """The `messages` argument of `SendMessages`: a compact JSON array of objects."""
+    return "[" + ",".join(encode_fields(message) for message in messages) + "]"
+
+
+def batches(
+    messages: Iterable[Mapping[str, str]],
+    limit: int = p.MAX_BATCH_MESSAGES,
+    budget: int = p.BATCH_BUDGET_BYTES,
+) -> Iterator[list[Mapping[str, str]]]:
+    """`messages` cut, in order, into lists that fit one `SendMessages` call: at most `limit`
+    messages and `budget` bytes of JSON. A message too big for any batch is a batch of its own
+    (the daemon then refuses it with BAD_MESSAGE, or AMP with TooLong)."""
+    batch: list[Mapping[str, str]] = []
+    used = 2
+    for message in messages:
+        size = len(encode_fields(message).encode("utf-8")) + 1
+        if batch and (len(batch) >= limit or used + size > budget):
+            yield batch
+            batch, used = [], 2
+        batch.append(message)
+        used += size
+    if batch:
+        yield batch
 
 
 def _endpoint(reactor: Any, address: ControlAddress, tls: ClientTLS | None, timeout: float) -> Any:

@@ -33,11 +33,35 @@ class BadRequest(Exception):
     """The arguments are out of range (a negative offset, a limit below 1, ...)."""
 
 
+class BadMessage(Exception):
+    """A cluster message cannot be sent as given (a bad field, a reserved type, too big...)."""
+
+
+class QueueFull(Exception):
+    """The daemon's send queue is full: nothing of this request was queued; try again later."""
+
+
 ERRORS: dict[type[Exception], bytes] = {
     UnknownNode: b"UNKNOWN_NODE",
     UnknownLink: b"UNKNOWN_LINK",
     BadRequest: b"BAD_REQUEST",
 }
+
+MESSAGE_ERRORS: dict[type[Exception], bytes] = {
+    **ERRORS,
+    BadMessage: b"BAD_MESSAGE",
+    QueueFull: b"QUEUE_FULL",
+}
+"""The errors of the cluster-messaging commands."""
+
+MAX_BATCH_MESSAGES = 1000
+"""Most messages one `SendMessages` call may carry."""
+
+BATCH_BUDGET_BYTES = 60_000
+"""Most bytes of JSON a client should put in one `SendMessages` value (AMP's cap is 65,535)."""
+
+MAX_SEND_QUEUE = 10_000
+"""Messages the daemon's send queue may hold; a request that would exceed it gets QUEUE_FULL."""
 
 NODE_FIELDS: list[tuple[bytes, amp.Argument]] = [
     (b"name", amp.Unicode()),
@@ -175,6 +199,113 @@ class Event(amp.Command):
     requiresAnswer = False
 
 
+class LongUnicode(amp.Unicode):
+    """UTF-8 text of any length: pieces of at most 65,535 bytes under `NAME`, `NAME.2`, `NAME.3`...
+
+    A receiver concatenates the pieces in that order (most values fit in `NAME` alone).
+    """
+
+    PIECE = amp.MAX_VALUE_LENGTH
+
+    def toBox(  # noqa: N802
+        self, name: bytes, strings: Any, objects: dict[str, Any], proto: Any
+    ) -> None:
+        """Write the text's UTF-8 bytes in pieces."""
+        value = self.retrieve(objects, amp._wireNameToPythonIdentifier(name), proto)
+        if self.optional and value is None:
+            return
+        data = value.encode("utf-8")
+        strings[name] = data[: self.PIECE]
+        for number, start in enumerate(range(self.PIECE, len(data), self.PIECE), start=2):
+            strings[b"%s.%d" % (name, number)] = data[start : start + self.PIECE]
+
+    def fromBox(  # noqa: N802
+        self, name: bytes, strings: Any, objects: dict[str, Any], proto: Any
+    ) -> None:
+        """Join the pieces back into text."""
+        first = self.retrieve(strings, name, proto)
+        key = amp._wireNameToPythonIdentifier(name)
+        if first is None:
+            objects[key] = None
+            return
+        pieces = [first]
+        number = 2
+        while (piece := strings.pop(b"%s.%d" % (name, number), None)) is not None:
+            pieces.append(piece)
+            number += 1
+        objects[key] = b"".join(pieces).decode("utf-8")
+
+
+class SendMessage(amp.Command):
+    """Queue one cluster message: `fields` is a JSON object of strings, `t` (the type) first."""
+
+    commandName = b"SendMessage"
+    arguments = [
+        (b"fields", amp.Unicode()),
+        (b"dest", amp.Unicode(optional=True)),
+    ]
+    response = [
+        (b"queued", amp.Integer()),
+        (b"paused", amp.Boolean()),
+    ]
+    errors = MESSAGE_ERRORS
+
+
+class SendMessages(amp.Command):
+    """Queue a batch of cluster messages, in order: a JSON array of objects (`dest` optional)."""
+
+    commandName = b"SendMessages"
+    arguments = [(b"messages", amp.Unicode())]
+    response = [
+        (b"count", amp.Integer()),
+        (b"queued", amp.Integer()),
+        (b"paused", amp.Boolean()),
+    ]
+    errors = MESSAGE_ERRORS
+
+
+class Listen(amp.Command):
+    """Start (or change) the message stream: `ClusterMessage` for every delivered message of
+    `types` (every type when empty or absent), `MessageGap` for every unrecoverable gap."""
+
+    commandName = b"Listen"
+    arguments = [(b"types", amp.ListOf(amp.Unicode(), optional=True))]
+    response = [(b"node", amp.Unicode())]
+    errors = MESSAGE_ERRORS
+
+
+class ClusterMessage(amp.Command):
+    """Daemon to client: one delivered cluster message (`fields`: a JSON object)."""
+
+    commandName = b"ClusterMessage"
+    arguments = [
+        (b"sender", amp.Unicode()),
+        (b"type", amp.Unicode()),
+        (b"seq", amp.Integer(optional=True)),
+        (b"generation", amp.Integer(optional=True)),
+        (b"dest", amp.Unicode(optional=True)),
+        (b"time", amp.Float()),
+        (b"fields", LongUnicode()),
+    ]
+    response = []
+    requiresAnswer = False
+
+
+class MessageGap(amp.Command):
+    """Daemon to client: messages `first..last` of `node` will never be delivered."""
+
+    commandName = b"MessageGap"
+    arguments = [
+        (b"node", amp.Unicode()),
+        (b"first", amp.Integer()),
+        (b"last", amp.Integer()),
+        (b"reason", amp.Unicode()),
+        (b"time", amp.Float()),
+    ]
+    response = []
+    requiresAnswer = False
+
+
 COMMANDS: tuple[type[amp.Command], ...] = (
     Version,
     LocalStatus,
@@ -184,8 +315,11 @@ COMMANDS: tuple[type[amp.Command], ...] = (
     Parameter,
     Resources,
     Subscribe,
+    SendMessage,
+    SendMessages,
+    Listen,
 )
-"""The commands a client may send (Event goes the other way)."""
+"""The commands a client may send (Event, ClusterMessage and MessageGap go the other way)."""
 
 RESERVED_COMMANDS = (b"Standby", b"Takeover")
 """Names reserved for the resource work (doc/control-protocol.md); not implemented yet."""

@@ -2,7 +2,9 @@
 
 A connection may carry a peer check (mutual TLS): until the TLS handshake has completed and the
 client certificate's identity was accepted, nothing the client sends is read. Subscribed
-connections get one `Event` call per event; a client that stops reading is disconnected rather
+connections get one `Event` call per event, listening ones (`Listen`) one `ClusterMessage` per
+delivered message and one `MessageGap` per unrecoverable gap, all through one queue per
+connection, in the order they happened; a client that stops reading is disconnected rather
 than allowed to grow the daemon's memory.
 """
 
@@ -19,14 +21,17 @@ from twisted.protocols import amp
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from hbtwist.control import messaging
 from hbtwist.control import protocol as p
 from hbtwist.control.view import Item, NodeView, event_fields, event_kind
 from hbtwist.core import events
+from hbtwist.wire import Message
 
 _log = Logger()
 
 MAX_QUEUED_EVENTS = 10_000
-"""Events kept for a subscriber whose connection is not writable before it is dropped."""
+"""Calls (events, cluster messages, gaps) kept for a client whose connection is not writable
+before it is dropped."""
 
 PeerCheck = Callable[[Any], str | None]
 """Given a transport after the TLS handshake: None to accept the peer, else why it is refused."""
@@ -57,32 +62,25 @@ def page(
 
 
 @implementer(IPushProducer)
-class _EventStream:
-    """Sends events to one subscriber, holding them while its transport is not writable."""
+class _CallStream:
+    """Sends calls (events, messages, gaps) to one client, in order, holding them while its
+    transport is not writable."""
 
     def __init__(self, connection: ControlProtocol) -> None:
         self._connection = connection
-        self._queue: deque[Item] = deque()
+        self._queue: deque[tuple[type[amp.Command], Item]] = deque()
         self._paused = False
-        self._seq = 0
 
-    def push(self, event: events.Event) -> None:
-        self._seq += 1
-        item = {
-            "seq": self._seq,
-            "kind": event_kind(event),
-            "time": self._connection.view.now(),
-            "fields": event_fields(event),
-        }
-        if self._paused:
-            self._queue.append(item)
+    def push(self, command: type[amp.Command], item: Item) -> None:
+        if self._paused or self._queue:
+            self._queue.append((command, item))
             if len(self._queue) > MAX_QUEUED_EVENTS:
                 self._connection.drop_slow_subscriber(len(self._queue))
             return
-        self._send(item)
+        self._send(command, item)
 
-    def _send(self, item: Item) -> None:
-        self._connection.callRemote(p.Event, **item)
+    def _send(self, command: type[amp.Command], item: Item) -> None:
+        self._connection.callRemote(command, **item)
 
     def pauseProducing(self) -> None:  # noqa: N802
         self._paused = True
@@ -90,7 +88,7 @@ class _EventStream:
     def resumeProducing(self) -> None:  # noqa: N802
         self._paused = False
         while self._queue and not self._paused:
-            self._send(self._queue.popleft())
+            self._send(*self._queue.popleft())
 
     def stopProducing(self) -> None:  # noqa: N802
         self._queue.clear()
@@ -107,8 +105,11 @@ class ControlProtocol(amp.AMP):
         self._peer_check = peer_check
         self.authorized = peer_check is None
         self.refusal: str | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        self._stream: _EventStream | None = None
+        self._stream: _CallStream | None = None
+        self._stops: list[Callable[[], None]] = []
+        self._subscribed = False
+        self._event_seq = 0
+        self._listening: messaging.TypeFilter | None = None
 
     # Access control (mutual TLS)
 
@@ -136,10 +137,9 @@ class ControlProtocol(amp.AMP):
             super().dataReceived(data)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
-        """Stop the event stream and log a TLS refusal (no certificate, wrong CA, expired...)."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        """Stop the event and message streams and log a TLS refusal (no certificate, wrong CA,
+        expired...)."""
+        self._stop_streams()
         if not self.authorized and self.refusal is None:
             _log.warn(
                 "Control connection from {peer} refused during the TLS handshake: {reason}",
@@ -203,34 +203,125 @@ class ControlProtocol(amp.AMP):
     @p.Subscribe.responder
     def subscribe(self) -> Item:
         """Answer `Subscribe` and start sending `Event`s (a second Subscribe changes nothing)."""
-        if self._stream is None:
-            self._stream = _EventStream(self)
-            self._transport().registerProducer(self._stream, True)
-            self._unsubscribe = self.view.subscribe(self._on_event)
+        if not self._subscribed:
+            self._subscribed = True
+            self._call_stream()
+            self._stops.append(self.view.subscribe(self._on_event))
         return {"node": self.view.name}
 
-    def _on_event(self, event: events.Event) -> None:
+    def _call_stream(self) -> _CallStream:
+        """This connection's call stream, registered as its transport's producer on first use."""
+        if self._stream is None:
+            self._stream = _CallStream(self)
+            self._transport().registerProducer(self._stream, True)
+        return self._stream
+
+    def _push(self, command: type[amp.Command], item: Item) -> None:
         stream = self._stream
         if stream is None:
             return
         try:
-            stream.push(event)
+            stream.push(command, item)
         except Exception:
-            _log.failure("Sending an event to control client {peer} failed", peer=self._peer())
+            _log.failure(
+                "Sending a {command} to control client {peer} failed",
+                command=command.__name__,
+                peer=self._peer(),
+            )
+            self._stop_streams()
             self._transport().abortConnection()
 
+    def _on_event(self, event: events.Event) -> None:
+        if not self._subscribed:
+            return
+        self._event_seq += 1
+        item = {
+            "seq": self._event_seq,
+            "kind": event_kind(event),
+            "time": self.view.now(),
+            "fields": event_fields(event),
+        }
+        self._push(p.Event, item)
+
+    # Cluster messaging
+
+    @p.SendMessage.responder
+    def send_message(self, fields: str, dest: str | None = None) -> Item:
+        """Answer `SendMessage`: check the message, queue it, say how many wait."""
+        node = messaging.node_of(self.view)
+        message = messaging.parse_message(fields, dest, node.engine.peers)
+        answer = messaging.submit(node, [message])
+        return {"queued": answer["queued"], "paused": answer["paused"]}
+
+    @p.SendMessages.responder
+    def send_messages(self, messages: str) -> Item:
+        """Answer `SendMessages`: check every message, then queue them all in order."""
+        node = messaging.node_of(self.view)
+        return messaging.submit(node, messaging.parse_batch(messages, node.engine.peers))
+
+    @p.Listen.responder
+    def listen(self, types: list[str] | None = None) -> Item:
+        """Answer `Listen` and start sending `ClusterMessage`s of `types` (all when empty) and
+        every `MessageGap`; a second Listen replaces the types."""
+        node = messaging.node_of(self.view)
+        listeners = messaging.listeners_of(node)
+        first = self._listening is None
+        self._listening = messaging.TypeFilter(types)
+        if first:
+            self._call_stream()
+            listeners.append(self._on_message)
+            self._stops.append(lambda: _remove(listeners, self._on_message))
+            self._stops.append(self.view.subscribe(self._on_gap))
+        return {"node": self.view.name}
+
+    def _on_message(self, sender: str, message: Message) -> None:
+        """Called by the node for every delivered message: it must never raise."""
+        wanted = self._listening
+        if wanted is None or not wanted(message):
+            return
+        try:
+            item = messaging.message_arguments(sender, message, self.view.now())
+        except Exception:
+            _log.failure("Describing a cluster message from {sender} failed", sender=sender)
+            return
+        self._push(p.ClusterMessage, item)
+
+    def _on_gap(self, event: events.Event) -> None:
+        if self._listening is None or not isinstance(event, events.MessagesLost):
+            return
+        item = {
+            "node": event.node,
+            "first": event.first,
+            "last": event.last,
+            "reason": event.reason,
+            "time": self.view.now(),
+        }
+        self._push(p.MessageGap, item)
+
+    def _stop_streams(self) -> None:
+        """Forget every subscription and listener of this connection."""
+        stops, self._stops = self._stops, []
+        for stop in stops:
+            stop()
+        self._subscribed = False
+        self._listening = None
+
     def drop_slow_subscriber(self, queued: int) -> None:
-        """Disconnect a subscriber that let `queued` events pile up."""
+        """Disconnect a client that let `queued` calls (events, messages) pile up."""
         _log.warn(
-            "Control client {peer} does not read its events ({queued} queued); disconnecting",
+            "Control client {peer} does not read its events or messages ({queued} queued); "
+            "disconnecting",
             peer=self._peer(),
             queued=queued,
         )
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        self._stop_streams()
         self._stream = None
         self._transport().abortConnection()
+
+
+def _remove(listeners: list[Any], listener: Any) -> None:
+    if listener in listeners:
+        listeners.remove(listener)
 
 
 class ControlFactory(Factory):

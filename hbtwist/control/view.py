@@ -82,6 +82,11 @@ class NodeView:
         self.started_at = clock.seconds()
 
     @property
+    def service(self) -> NodeLike:
+        """The node service this view reads."""
+        return self._node
+
+    @property
     def name(self) -> str:
         """This node's name."""
         return self._node.engine.local

@@ -93,3 +93,20 @@ def read_loadavg(path: str = "/proc/loadavg") -> str:
             return source.readline().rstrip("\n") or "n/a"
     except OSError:
         return "n/a"
+
+
+class CachedLoadavg:
+    """The load average read at most once per `period` seconds of `clock`, not per message."""
+
+    def __init__(self, clock: Callable[[], float], period: float = 1.0) -> None:
+        self._clock = clock
+        self._period = period
+        self._read_at = float("-inf")
+        self._value = "n/a"
+
+    def __call__(self) -> str:
+        now = self._clock()
+        if now - self._read_at >= self._period:
+            self._value = read_loadavg()
+            self._read_at = now
+        return self._value

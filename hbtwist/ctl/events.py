@@ -57,7 +57,7 @@ async def follow(client: ControlClient, args: argparse.Namespace, out: TextIO) -
     if wanted is not None and wanted <= 0:
         return 0
     await client.subscribe(on_event)
-    if wanted is not None and printed >= wanted:
+    if client.interrupted or (wanted is not None and printed >= wanted):
         return 0
     print(f"hbctl: {client.address}: the daemon closed the event stream", file=sys.stderr)
     return FAILURE_EXIT_STATUS

@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from hbtwist import __version__
-from hbtwist.ctl import check, clstatus, events, status
+from hbtwist.ctl import check, clstatus, events, messaging, status
 
-COMMANDS = (check, status, events, clstatus)
+COMMANDS = (check, status, events, messaging, clstatus)
 
 USAGE_EXIT_STATUS = 2
 

@@ -98,11 +98,18 @@ def run_remote(
         tls = control.ClientTLS(args.cert, args.key, args.ca, args.server_name)
     # Stays None if the reactor is stopped first (Ctrl-C): fine for a stream, a failure otherwise.
     status: list[int | None] = [None]
+    clients: list[ControlClient] = []
+
+    def shutting_down() -> None:
+        for client in clients:
+            client.interrupted = status[0] is None
 
     async def session(reactor: Any) -> None:
         connection: ControlClient | None = None
+        reactor.addSystemEventTrigger("before", "shutdown", shutting_down)
         try:
             connection = await control.connect(reactor, address, tls, args.timeout)
+            clients.append(connection)
             work = Deferred.fromCoroutine(command(connection, args, out))
             if not streaming:
                 work.addTimeout(args.timeout, reactor)
@@ -129,7 +136,7 @@ def run_remote(
     except SystemExit as exit:
         if exit.code not in (0, None):
             return int(exit.code) if isinstance(exit.code, int) else FAILURE_EXIT_STATUS
-    if status[0] is None:
+    if status[0] is None or (streaming and any(client.interrupted for client in clients)):
         return 0 if streaming else FAILURE_EXIT_STATUS
     return status[0]
 

@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
@@ -377,11 +376,6 @@ def test_event_stream_reports_lan_b_cut(cluster: Cluster, report: Report) -> Non
     assert abs(event["time"] - logged_event["log_time"]) < 0.1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hbctl events exits 1 ('the daemon closed the event stream') when interrupted: the "
-    "reactor's shutdown closes the connection and follow() takes that for the daemon's doing",
-)
 def test_interrupted_event_stream_exits_zero(lab: Lab) -> None:
     """`hbctl events` interrupted by SIGINT (Ctrl-C) exits 0 without a message, as documented."""
     h1, h2 = lab.add_host("n1", 1), lab.add_host("n2", 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hbtwist.core.stamp import Identity, Stamper, read_loadavg
+from hbtwist.core.stamp import CachedLoadavg, Identity, Stamper, read_loadavg
 from hbtwist.wire import AuthKey, AuthMethod, Keyring, Message, decode_datagram, encode_datagram
 
 VECTORS = Path(__file__).parent.parent / "fixtures" / "heartbeat-3.0.6"
@@ -74,3 +74,15 @@ def test_sequence_numbers_are_lower_case_hex_from_one() -> None:
 def test_loadavg_falls_back_to_na(tmp_path: Path) -> None:
     """An unreadable load average file gives `n/a`, as Heartbeat sends then."""
     assert read_loadavg(str(tmp_path / "missing")) == "n/a"
+
+
+def test_cached_loadavg_is_read_once_per_period() -> None:
+    """The load average is read again only after a full period of the clock has passed."""
+    now = [100.0]
+    cached = CachedLoadavg(lambda: now[0], period=1.0)
+    assert cached() == read_loadavg() or cached() != "n/a"
+    cached._value = "sentinel"
+    now[0] += 0.5
+    assert cached() == "sentinel"
+    now[0] += 0.6
+    assert cached() != "sentinel"
