@@ -272,11 +272,24 @@ def test_killed_real_heartbeat_is_declared_dead_by_hbtwist(pair: Pair, report) -
     assert tw.running and _hb1_gone(tw.view()), pair.context()
 
 
+def _wait_until_resources_settle(pair: Pair) -> None:
+    """Wait until the real daemon finished its own resource start-up (its shutdown waits for
+    local resource activity, which has nothing to do with hbtwist)."""
+    hb = pair.hb
+    hb.wait_for_log("Initial resource acquisition complete", timeout=RESOURCE_START_LIMIT)
+    deadline = time.monotonic() + RESOURCE_START_LIMIT
+    while hb.cl_status("rscstatus")[1].strip() == "transition":
+        assert time.monotonic() < deadline, pair.context()
+        time.sleep(0.2)
+    time.sleep(1.0)
+
+
 def test_clean_shutdown_of_real_heartbeat_is_seen_by_hbtwist(pair: Pair, report) -> None:
     """SIGTERM to the real daemon makes it give up its resources, send `shutdone` and exit 0
     within seconds; hbtwist reports one shutdown notice and one change of hb1 from active to
     dead (never back, though hb1 sends status messages for ~2 s more), and its links dead."""
     hb, tw = pair.hb, pair.tw
+    _wait_until_resources_settle(pair)
     stopped = time.time()
     assert hb.stop(timeout=CLEAN_STOP_LIMIT) == 0, pair.context()
     exited = time.time()
