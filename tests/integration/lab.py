@@ -153,6 +153,22 @@ def _twistd_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from twisted.scripts.twistd import run; sys.exit(run())"]
 
 
+def _hbctl_command() -> list[str]:
+    hbctl = Path(sys.executable).parent / "hbctl"
+    if hbctl.exists():
+        return [str(hbctl)]
+    return [sys.executable, "-c", "import sys; from hbtwist.ctl.main import main; sys.exit(main())"]
+
+
+HBCTL = _hbctl_command()
+"""The command that runs hbctl from this environment."""
+
+
+def control_address(lab: Lab, node: Node) -> str:
+    """The `--control` address of `node`'s UNIX socket (as `Lab._launch` places it)."""
+    return f"unix:{lab.host_dir(node.host) / 'control.sock'}"
+
+
 class Lab:
     """Hosts made of network namespaces joined by two switched LANs, plus serial cables.
 

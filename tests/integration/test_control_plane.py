@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from tests.integration.lab import Host, Lab, LabError, Node, describe_event
+from tests.integration.lab import HBCTL, Host, Lab, LabError, Node, control_address, describe_event
 from tests.integration.threenode import AUTHKEYS, DEADTIME_MS, KEEPALIVE_MS, Cluster, ha_cf
 
 Report = Callable[[str], None]
@@ -133,21 +133,6 @@ try WRONG_KEY; prints JSON: host_key, login_seconds, outputs, wrong_key."""
 
 
 # Helpers
-
-
-def _hbctl_command() -> list[str]:
-    hbctl = Path(sys.executable).parent / "hbctl"
-    if hbctl.exists():
-        return [str(hbctl)]
-    return [sys.executable, "-c", "import sys; from hbtwist.ctl.main import main; sys.exit(main())"]
-
-
-HBCTL = _hbctl_command()
-
-
-def control_address(lab: Lab, node: Node) -> str:
-    """The `--control` address of `node`'s UNIX socket (as `Lab._launch` places it)."""
-    return f"unix:{lab.host_dir(node.host) / 'control.sock'}"
 
 
 def hbctl(lab: Lab, node: Node, *argv: str) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from tests.integration.lab import Lab, LabError, Node
+from tests.integration.lab import HBCTL, Lab, LabError, Node, control_address
 from tests.integration.threenode import AUTHKEYS, KEEPALIVE_MS, STARTUP_SECONDS, ha_cf
 
 Report = Callable[[str], None]
@@ -33,21 +32,6 @@ DELIVERY_LIMIT = 180.0
 LISTEN_GRACE = 0.5
 """After a listener's connection appears at the daemon: time for its Version and Listen calls."""
 NAMES = ("n1", "n2", "n3")
-
-
-def _hbctl_command() -> list[str]:
-    hbctl = Path(sys.executable).parent / "hbctl"
-    if hbctl.exists():
-        return [str(hbctl)]
-    return [sys.executable, "-c", "import sys; from hbtwist.ctl.main import main; sys.exit(main())"]
-
-
-HBCTL = _hbctl_command()
-
-
-def control_address(lab: Lab, node: Node) -> str:
-    """The `--control` address of `node`'s UNIX socket (as `Lab._launch` places it)."""
-    return f"unix:{lab.host_dir(node.host) / 'control.sock'}"
 
 
 def metrics_path(lab: Lab, name: str) -> Path:
