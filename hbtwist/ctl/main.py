@@ -20,6 +20,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hbctl", description="Check and inspect an hbtwist heartbeat cluster."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--control",
+        dest="global_control",
+        metavar="ADDRESS",
+        help="the daemon's control address for every command (also accepted after the command)",
+    )
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.register(subparsers)

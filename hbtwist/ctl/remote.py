@@ -30,7 +30,6 @@ def add_control_options(parser: argparse.ArgumentParser, *, json_option: bool = 
     group.add_argument(
         "--control",
         metavar="ADDRESS",
-        default=DEFAULT_CONTROL,
         help=f"the daemon's control address: unix:PATH or ssl:HOST:PORT [default: {DEFAULT_CONTROL}]",
     )
     group.add_argument("--cert", metavar="PEM", help="client certificate (ssl: addresses)")
@@ -50,6 +49,11 @@ def add_control_options(parser: argparse.ArgumentParser, *, json_option: bool = 
     )
     if json_option:
         parser.add_argument("--json", action="store_true", help="print JSON for programs")
+
+
+def control_target(args: argparse.Namespace) -> str:
+    """The control address: given after the command, else before it, else the default."""
+    return args.control or getattr(args, "global_control", None) or DEFAULT_CONTROL
 
 
 def set_command(parser: argparse.ArgumentParser, handler: Command, **options: Any) -> None:
@@ -86,7 +90,7 @@ def run_remote(
     _quiet_twisted_log()
     out = sys.stdout
     try:
-        address = control.parse_address(args.control)
+        address = control.parse_address(control_target(args))
     except ValueError as problem:
         print(f"hbctl: {problem}", file=sys.stderr)
         return usage_exit

@@ -17,6 +17,7 @@ from hbtwist.control.testing import FakeNode, connect_in_memory, run_pumped
 from hbtwist.control.view import NodeView
 from hbtwist.ctl import clstatus
 from hbtwist.ctl.main import build_parser, main
+from hbtwist.ctl.remote import control_target
 from tests.conftest import THREE_NODE_HA_CF, write_config
 from tests.simnet import SimNet
 
@@ -263,7 +264,7 @@ def test_every_cl_status_command_is_registered() -> None:
 def test_control_option_defaults(tmp_path: Path) -> None:
     """--control defaults to the daemon's UNIX socket and accepts ssl: with certificates."""
     args = build_parser().parse_args(["listnodes"])
-    assert args.control == "unix:/run/hbtwist/control.sock" and args.timeout == 5.0
+    assert control_target(args) == "unix:/run/hbtwist/control.sock" and args.timeout == 5.0
     args = build_parser().parse_args(
         ["listnodes", "--control", "ssl:alpha:1694", "--cert", "c", "--key", "k", "--ca", "a"]
     )

@@ -214,3 +214,16 @@ def test_formatting_helpers() -> None:
     assert duration(90061) == "1d01h01m01s" and duration(61) == "1m01s"
     assert ago(None) == "-" and ago(0.5) == "0.50s ago" and ago(61) == "1m01s ago"
     assert columns(["A", "BB"], [["xyz", "1"]]) == "A    BB\nxyz  1\n"
+
+
+def test_control_address_before_or_after_the_command() -> None:
+    """`--control` may come before the sub-command or after it; after wins, default last."""
+    from hbtwist.ctl.main import build_parser
+    from hbtwist.ctl.remote import DEFAULT_CONTROL, control_target
+
+    parser = build_parser()
+    assert control_target(parser.parse_args(["--control", "unix:/a", "nodes"])) == "unix:/a"
+    assert control_target(parser.parse_args(["nodes", "--control", "unix:/b"])) == "unix:/b"
+    both = parser.parse_args(["--control", "unix:/a", "nodes", "--control", "unix:/b"])
+    assert control_target(both) == "unix:/b"
+    assert control_target(parser.parse_args(["nodes"])) == DEFAULT_CONTROL
