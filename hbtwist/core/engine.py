@@ -389,11 +389,13 @@ class Engine:
         self.inbox.release(sender, peer.tracker.contiguous())
         self._maybe_ack(peer)
 
-    def _forget_stream(self, peer: Peer, reason: str) -> None:
-        """The sender's numbering restarts: give up its gaps, deliver what was held, reset."""
+    def _forget_stream(self, peer: Peer, reason: str, keep_sequence: bool = False) -> None:
+        """Give up the sender's gaps and deliver what was held; unless `keep_sequence`, its
+        numbering restarts too."""
         self.rexmit.forget(peer.name, reason)
         self.inbox.release(peer.name, None)
-        peer.forget_sequence()
+        if not keep_sequence:
+            peer.forget_sequence()
 
     # Links and deaths
 
@@ -434,10 +436,7 @@ class Engine:
         if peer.status != DEAD:
             old, peer.status = peer.status, DEAD
             self._emit(events.NodeStatusChanged(peer.name, old, DEAD, peer.generation))
-        self.rexmit.forget(peer.name, reason)
-        self.inbox.release(peer.name, None)
-        if not keep_sequence:
-            peer.forget_sequence()
+        self._forget_stream(peer, reason, keep_sequence)
         self._pump()
         if self._awaiting_repnodes == peer.name:
             self._awaiting_repnodes = None
