@@ -41,6 +41,6 @@ setup(
         "test": TEST_REQUIRES,
         "dev": [*TEST_REQUIRES, "mypy", "mypy-zope", "ruff"],
     },
-    entry_points={"console_scripts": ["hbctl = hbtwist.ctl.main:main"]},
+    entry_points={"console_scripts": ["hbctl = hbtwist.cli.main:main"]},
     data_files=[("share/hbtwist", ["tac/heartbeat.tac"])],
 )

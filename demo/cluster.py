@@ -71,7 +71,7 @@ def start_node(name: str, index: int, workdir: Path, port: int) -> subprocess.Po
     (config / "authkeys").chmod(0o600)
     twistd = Path(sys.executable).with_name("twistd")
     command = [
-        str(twistd), "-n", "--pidfile=", "--logger", "hbtwist.logs.json",
+        str(twistd), "-n", "--pidfile=", "--logger", "hbtwist.control.jsonlog.json",
         "heartbeat", "--config-dir", str(config), "--state-dir", str(workdir / name / "state"),
         "--node-name", name, "--bind-address", f"127.0.0.{index}",
         "--control-socket", str(workdir / name / "control.sock"),

@@ -16,14 +16,14 @@ from twisted.python import usage
 from twisted.scripts.twistd import ServerOptions, runApp
 from zope.interface import Interface
 
-from hbtwist import tap
+from hbtwist.daemon import tap
 
 _T = TypeVar("_T", bound=Interface)
 
 COMMAND = "heartbeat"
 HEARTBEAT = ServiceMaker(
     "hbtwist heartbeat daemon",
-    "hbtwist.tap",
+    "hbtwist.daemon.tap",
     "A Heartbeat-3.0.6-compatible cluster heartbeat daemon.",
     COMMAND,
 )

@@ -21,7 +21,7 @@ from twisted.protocols import amp
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from hbtwist.control import messaging
+from hbtwist.control import messages as cluster_messages
 from hbtwist.control import protocol as p
 from hbtwist.control.view import Item, NodeView, event_fields, event_kind
 from hbtwist.core import events
@@ -109,7 +109,7 @@ class ControlProtocol(amp.AMP):
         self._stops: list[Callable[[], None]] = []
         self._subscribed = False
         self._event_seq = 0
-        self._listening: messaging.TypeFilter | None = None
+        self._listening: cluster_messages.TypeFilter | None = None
 
     # Access control (mutual TLS)
 
@@ -248,25 +248,25 @@ class ControlProtocol(amp.AMP):
     @p.SendMessage.responder
     def send_message(self, fields: str, dest: str | None = None) -> Item:
         """Answer `SendMessage`: check the message, queue it, say how many wait."""
-        node = messaging.node_of(self.view)
-        message = messaging.parse_message(fields, dest, node.engine.peers)
-        answer = messaging.submit(node, [message])
+        node = cluster_messages.node_of(self.view)
+        message = cluster_messages.parse_message(fields, dest, node.engine.peers)
+        answer = cluster_messages.submit(node, [message])
         return {"queued": answer["queued"], "paused": answer["paused"]}
 
     @p.SendMessages.responder
     def send_messages(self, messages: str) -> Item:
         """Answer `SendMessages`: check every message, then queue them all in order."""
-        node = messaging.node_of(self.view)
-        return messaging.submit(node, messaging.parse_batch(messages, node.engine.peers))
+        node = cluster_messages.node_of(self.view)
+        return cluster_messages.submit(node, cluster_messages.parse_batch(messages, node.engine.peers))
 
     @p.Listen.responder
     def listen(self, types: list[str] | None = None) -> Item:
         """Answer `Listen` and start sending `ClusterMessage`s of `types` (all when empty) and
         every `MessageGap`; a second Listen replaces the types."""
-        node = messaging.node_of(self.view)
-        listeners = messaging.listeners_of(node)
+        node = cluster_messages.node_of(self.view)
+        listeners = cluster_messages.listeners_of(node)
         first = self._listening is None
-        self._listening = messaging.TypeFilter(types)
+        self._listening = cluster_messages.TypeFilter(types)
         if first:
             self._call_stream()
             listeners.append(self._on_message)
@@ -280,7 +280,7 @@ class ControlProtocol(amp.AMP):
         if wanted is None or not wanted(message):
             return
         try:
-            item = messaging.message_arguments(sender, message, self.view.now())
+            item = cluster_messages.message_arguments(sender, message, self.view.now())
         except Exception:
             _log.failure("Describing a cluster message from {sender} failed", sender=sender)
             return

@@ -96,3 +96,22 @@ Event = (
 
 EventSink = Callable[[Event], None]
 """Where the core reports events; the service fans them out to the log, control port and metrics."""
+
+EVENT_NAMES: dict[type, str] = {
+    NodeStatusChanged: "node_status_changed",
+    LinkStatusChanged: "link_status_changed",
+    NodeRestarted: "node_restarted",
+    LateHeartbeat: "late_heartbeat",
+    PartitionHealed: "partition_healed",
+    LocalStall: "local_stall",
+    CommUp: "comm_up",
+    MessagesLost: "messages_lost",
+    ShutdownNotice: "shutdown_notice",
+}
+"""The name of each event kind on the control port, in logs and in metrics labels: the
+protocol's names, independent of the Python class names."""
+
+
+def event_name(event: Event) -> str:
+    """The wire name of `event`'s kind (see EVENT_NAMES)."""
+    return EVENT_NAMES[type(event)]

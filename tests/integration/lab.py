@@ -157,7 +157,7 @@ def _hbctl_command() -> list[str]:
     hbctl = Path(sys.executable).parent / "hbctl"
     if hbctl.exists():
         return [str(hbctl)]
-    return [sys.executable, "-c", "import sys; from hbtwist.ctl.main import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from hbtwist.cli.main import main; sys.exit(main())"]
 
 
 HBCTL = _hbctl_command()
@@ -426,7 +426,7 @@ class Lab:
             "-n",
             "--pidfile=",
             "--logger",
-            "hbtwist.logs.json",
+            "hbtwist.control.jsonlog.json",
             "heartbeat",
             "--config-dir",
             str(config_dir),

@@ -31,7 +31,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from tests.conftest import THREE_NODE_HA_CF, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
-HBCTL = [sys.executable, "-c", "import sys; from hbtwist.ctl.main import main; sys.exit(main())"]
+HBCTL = [sys.executable, "-c", "import sys; from hbtwist.cli.main import main; sys.exit(main())"]
 NOBODY = 65534
 CLIENT_NAME = "admin.cluster.test"
 SERVER_NAME = "alpha.cluster.test"
@@ -43,7 +43,7 @@ from twisted.internet import reactor, task
 from twisted.logger import globalLogBeginner, textFileLogObserver
 from hbtwist.config import load_config
 from hbtwist.control.service import ControlSetupError, control_services
-from hbtwist.control.testing import FakeNode
+from tests.doubles.control import FakeNode
 from tests.simnet import SimNet
 
 spec = json.loads(sys.argv[1])

@@ -13,15 +13,15 @@ from twisted.internet.defer import Deferred
 from twisted.protocols import amp
 
 from hbtwist.config import ClusterConfig, load_config
-from hbtwist.control import messaging
+from hbtwist.control import messages as messaging
 from hbtwist.control import protocol as p
 from hbtwist.control import server as control_server
 from hbtwist.control.client import ControlClient, batches, encode_batch
-from hbtwist.control.testing import FakeNode, connect_in_memory, run_pumped
+from tests.doubles.control import FakeNode, connect_in_memory, run_pumped
 from hbtwist.control.view import NodeView
 from hbtwist.core import events
-from hbtwist.ctl import messaging as messaging_command
-from hbtwist.ctl.main import build_parser
+from hbtwist.cli import send as messaging_command
+from hbtwist.cli.main import build_parser
 from hbtwist.wire import Message
 from tests.conftest import THREE_NODE_HA_CF, write_config
 from tests.simnet import SimNet

@@ -19,7 +19,7 @@ from hbtwist.control import protocol as p
 from hbtwist.control import server as control_server
 from hbtwist.control.client import ClientProtocol, ControlClient
 from hbtwist.control.server import ControlProtocol, page
-from hbtwist.control.testing import FakeNode, connect_in_memory, run_pumped
+from tests.doubles.control import FakeNode, connect_in_memory, run_pumped
 from hbtwist.control.view import NodeView, event_kind
 from hbtwist.core import events
 from hbtwist.core.engine import Engine

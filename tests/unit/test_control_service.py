@@ -21,7 +21,7 @@ from hbtwist.control.client import (
     parse_address,
 )
 from hbtwist.control.service import ControlSetupError, control_services, prepare_socket_path
-from hbtwist.control.testing import FakeNode
+from tests.doubles.control import FakeNode
 from tests.simnet import SimNet
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from hbtwist import __version__
 from hbtwist.config import load_config, summarize
-from hbtwist.ctl.main import main
+from hbtwist.cli.main import main
 
 
 def test_check_valid(config_dir: Path, local_node: str, capsys: pytest.CaptureFixture[str]) -> None:

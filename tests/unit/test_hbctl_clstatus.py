@@ -13,11 +13,11 @@ import pytest
 
 from hbtwist import __version__
 from hbtwist.control.client import Unreachable
-from hbtwist.control.testing import FakeNode, connect_in_memory, run_pumped
+from tests.doubles.control import FakeNode, connect_in_memory, run_pumped
 from hbtwist.control.view import NodeView
-from hbtwist.ctl import clstatus
-from hbtwist.ctl.main import build_parser, main
-from hbtwist.ctl.remote import control_target
+from hbtwist.cli import clstatus
+from hbtwist.cli.main import build_parser, main
+from hbtwist.cli.remote import control_target
 from tests.conftest import THREE_NODE_HA_CF, write_config
 from tests.simnet import SimNet
 

@@ -12,12 +12,12 @@ from twisted.internet.defer import Deferred
 
 from hbtwist import __version__
 from hbtwist.config import load_config
-from hbtwist.control.testing import FakeNode, connect_in_memory, run_pumped
+from tests.doubles.control import FakeNode, connect_in_memory, run_pumped
 from hbtwist.control.view import NodeView
 from hbtwist.core import events
-from hbtwist.ctl import events as events_command
-from hbtwist.ctl.main import build_parser
-from hbtwist.ctl.status import ago, columns, duration
+from hbtwist.cli import events as events_command
+from hbtwist.cli.main import build_parser
+from hbtwist.cli.status import ago, columns, duration
 from tests.conftest import write_config
 from tests.simnet import SimNet
 
@@ -218,8 +218,8 @@ def test_formatting_helpers() -> None:
 
 def test_control_address_before_or_after_the_command() -> None:
     """`--control` may come before the sub-command or after it; after wins, default last."""
-    from hbtwist.ctl.main import build_parser
-    from hbtwist.ctl.remote import DEFAULT_CONTROL, control_target
+    from hbtwist.cli.main import build_parser
+    from hbtwist.cli.remote import DEFAULT_CONTROL, control_target
 
     parser = build_parser()
     assert control_target(parser.parse_args(["--control", "unix:/a", "nodes"])) == "unix:/a"

@@ -22,7 +22,7 @@ from twisted.conch.ssh import keys
 from twisted.cred.credentials import ISSHPrivateKey
 from twisted.internet.testing import MemoryReactorClock
 
-from hbtwist.manhole import (
+from hbtwist.control.manhole import (
     AuthorizedKeysFile,
     ManholeError,
     host_key,
@@ -35,7 +35,7 @@ SERVER = """\
 import sys
 from twisted.internet import reactor
 from twisted.logger import globalLogBeginner, textFileLogObserver
-from hbtwist.manhole import manhole_service
+from hbtwist.control.manhole import manhole_service
 
 globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)])
 endpoint, authorized_keys, host_key_path = sys.argv[1:]

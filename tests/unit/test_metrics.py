@@ -16,7 +16,7 @@ from hbtwist.core import events
 from hbtwist.core.engine import Engine
 from hbtwist.core.events import LocalStall
 from hbtwist.core.stamp import Identity
-from hbtwist.metrics import (
+from hbtwist.control.metrics import (
     CONTENT_TYPE,
     EVENT_NAMES,
     EventTally,

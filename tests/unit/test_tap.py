@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from twisted.application.service import MultiService
 
-from hbtwist import tap
+from hbtwist.daemon import tap
 from hbtwist.__main__ import twistd_arguments
 
 

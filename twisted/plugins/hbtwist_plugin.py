@@ -1,10 +1,10 @@
-"""The `twistd heartbeat` plugin: a lazy pointer to `hbtwist.tap`, so `twistd --help` stays fast."""
+"""The `twistd heartbeat` plugin: a lazy pointer to `hbtwist.daemon.tap`, so `twistd --help` stays fast."""
 
 from twisted.application.service import ServiceMaker
 
 heartbeat = ServiceMaker(
     "hbtwist heartbeat daemon",
-    "hbtwist.tap",
+    "hbtwist.daemon.tap",
     "A Heartbeat-3.0.6-compatible cluster heartbeat daemon.",
     "heartbeat",
 )

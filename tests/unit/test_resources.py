@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hbtwist.r1 import ResourceReporter, resource_report
+from hbtwist.core.resources import ResourceReporter, resource_report
 from hbtwist.wire import Message
 
 

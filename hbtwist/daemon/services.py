@@ -12,14 +12,14 @@ from twisted.application.service import IService, MultiService
 from hbtwist.config import ClusterConfig, ConfigError, Problem
 from hbtwist.control.service import control_services
 from hbtwist.core.stamp import Identity
-from hbtwist.hblog import HeartbeatLogService
-from hbtwist.manhole import ManholeError, manhole_namespace, manhole_service
+from hbtwist.control.logfiles import HeartbeatLogService
+from hbtwist.control.manhole import ManholeError, manhole_namespace, manhole_service
 from hbtwist.media.interface import IMediumType
 from hbtwist.media.registry import medium_types
 from hbtwist.media.sockets import MediumUnavailable
-from hbtwist.metrics import metrics_service
-from hbtwist.node import NodeService
-from hbtwist.state import next_generation, node_uuid
+from hbtwist.control.metrics import metrics_service
+from hbtwist.daemon.node import NodeService
+from hbtwist.daemon.state import next_generation, node_uuid
 
 
 class HeartbeatService(MultiService):

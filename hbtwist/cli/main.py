@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from hbtwist import __version__
-from hbtwist.ctl import check, clstatus, events, messaging, status
+from hbtwist.cli import check, clstatus, events, send, status
 
-COMMANDS = (check, status, events, messaging, clstatus)
+COMMANDS = (check, status, events, send, clstatus)
 
 USAGE_EXIT_STATUS = 2
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from hbtwist.ctl.remote import (
+from hbtwist.cli.remote import (
     FAILURE_EXIT_STATUS,
     USAGE_EXIT_STATUS,
     add_control_options,
@@ -198,7 +198,7 @@ def parse_pairs(kind: str, pairs: Iterable[str]) -> dict[str, str]:
 def parse_line(line: bytes, default_dest: str | None, nodes: list[str]) -> dict[str, str]:
     """One input line of `send --stdin` as a message (fields, `dest` included), checked as the
     daemon will check it; Problem (the reason) if it is not acceptable."""
-    from hbtwist.control import messaging
+    from hbtwist.control import messages as messaging
     from hbtwist.control import protocol as p
 
     try:

@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from hbtwist.ctl.remote import add_control_options, set_command
+from hbtwist.cli.remote import add_control_options, set_command
 
 if TYPE_CHECKING:
     from hbtwist.control.client import ControlClient, Unreachable

@@ -8,7 +8,7 @@ from pathlib import Path
 from twisted.logger import Logger
 
 from hbtwist.config.model import LogSettings
-from hbtwist.hblog import HeartbeatLogService
+from hbtwist.control.logfiles import HeartbeatLogService
 
 LINE = re.compile(r"^[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d n1 heartbeat: \[\d+\]: (\w+): (.*)$")
 

@@ -8,7 +8,7 @@ from twisted.logger import ILogObserver, jsonFileLogObserver
 
 
 def json() -> ILogObserver:
-    """`twistd --logger hbtwist.logs.json`: one JSON object per line on standard output.
+    """`twistd --logger hbtwist.control.jsonlog.json`: one JSON object per line on standard output.
 
     Events of the node carry `hb_event` (the kind, e.g. `LinkStatusChanged`) and its fields
     (`node`, `link`, `old`, `new`, ...) next to Twisted's own (`log_time`, `log_level`, ...).

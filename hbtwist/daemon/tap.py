@@ -10,10 +10,10 @@ from twisted.python import usage
 
 from hbtwist.config import ClusterConfig, ConfigError, load_config
 from hbtwist.control.service import DEFAULT_SOCKET, ControlSetupError
-from hbtwist.daemon import DaemonOptions, HeartbeatService, build_service
-from hbtwist.manhole import ManholeError
+from hbtwist.daemon.services import DaemonOptions, HeartbeatService, build_service
+from hbtwist.control.manhole import ManholeError
 from hbtwist.media.registry import medium_parsers
-from hbtwist.state import StateError
+from hbtwist.daemon.state import StateError
 
 DEFAULT_CONFIG_DIR = "/etc/ha.d"
 DEFAULT_STATE_DIR = "/var/lib/hbtwist"

@@ -14,9 +14,9 @@ from hbtwist.config import ClusterConfig
 from hbtwist.core import events
 from hbtwist.core.engine import Engine, Timing
 from hbtwist.core.stamp import CachedLoadavg, Identity, Stamper
-from hbtwist.logwording import log_event
+from hbtwist.control.wording import log_event
 from hbtwist.media.interface import IMediumLink, IMediumType, MediumContext, Outgoing
-from hbtwist.r1 import ResourceReporter
+from hbtwist.core.resources import ResourceReporter
 from hbtwist.wire import (
     AuthenticationFailed,
     Message,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hbtwist import __version__
-from hbtwist.ctl.remote import FAILURE_EXIT_STATUS, add_control_options, set_command
+from hbtwist.cli.remote import FAILURE_EXIT_STATUS, add_control_options, set_command
 
 if TYPE_CHECKING:
     from hbtwist.control.client import ControlClient
