@@ -54,7 +54,9 @@ class NodeService(service.Service):
         """Called with (sender, message) for every cluster message, in each sender's order."""
         self._reactor = reactor
         self._keyring = config.keyring
-        context = MediumContext(reactor, self._datagram_received, bind_address)
+        context = MediumContext(
+            reactor=reactor, deliver=self._datagram_received, node=identity.name, bind_address=bind_address
+        )
         self.links: list[IMediumLink] = [
             medium_types[medium.kind].open(medium, context) for medium in config.hacf.media
         ]

@@ -36,6 +36,8 @@ class MediumContext:
 
     reactor: Any
     deliver: Deliver
+    node: str
+    """The local node's name."""
     bind_address: str | None = None
     shared: dict[object, Any] = field(default_factory=dict)
     """Resources media of one node share (for example one UDP socket per interface and port)."""
