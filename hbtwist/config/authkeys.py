@@ -2,6 +2,8 @@
 
 The file must not be readable by group or others. `auth N` chooses the sending key, and must come
 before the `N method [key]` line it names: Heartbeat picks the sending key while reading key lines.
+Every listed key is accepted on incoming packets, so each `crc` key (which authenticates nothing)
+is warned about. Problems never quote the text of a line: it may hold a key.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ _SPACE = " \t\n\v\f\r"
 
 _AUTH = re.compile(f"auth[{_SPACE}]*([+-]?[0-9]+)(.*)", re.DOTALL)
 _INDEX = re.compile(r"[+-]?[0-9]+")
-_SYNTAX = "expected 'auth N' or 'N method [key]'"
+_SYNTAX = "expected 'auth N' or 'N method [key]'; the line is not shown, it may hold a key"
+_METHODS = "crc, md5 or sha1"
 
 
 class _Reader:
@@ -38,7 +41,7 @@ class _Reader:
     def auth_line(self, content: str, line: int) -> None:
         match = _AUTH.fullmatch(content)
         if match is None:
-            self.log.error(line, f"invalid auth line {content!r} (expected 'auth N')")
+            self.log.error(line, "invalid auth line (expected 'auth N')")
             return
         index = int(match[1])
         if self.auth is not None:
@@ -54,7 +57,7 @@ class _Reader:
     def key_line(self, content: str, line: int) -> None:
         words = split_words(content, _SPACE)
         if len(words) < 2 or _INDEX.fullmatch(words[0]) is None:
-            self.log.error(line, f"invalid line {content!r} ({_SYNTAX})")
+            self.log.error(line, f"invalid line ({_SYNTAX})")
             return
         index, method_name, secret = int(words[0]), words[1], words[2] if len(words) > 2 else ""
         problem = self._key_problem(index, method_name, secret)
@@ -69,6 +72,8 @@ class _Reader:
         self.key_lines[index] = line
         if self.auth is not None and self.auth[0] == index:
             self.send_index = index
+        if self.keys[index].method is AuthMethod.CRC:
+            self.log.warn(line, _crc_warning(index, sending=self.send_index == index))
 
     def _key_problem(self, index: int, method_name: str, secret: str) -> str | None:
         if not 0 <= index < MAXAUTH:
@@ -78,7 +83,9 @@ class _Reader:
         try:
             method = AuthMethod(method_name)
         except ValueError:
-            return f"key {index}: unknown authentication method {method_name!r} (crc, md5 or sha1)"
+            if method_name.lower() in {known.value for known in AuthMethod}:
+                return f"key {index}: method names are lower-case ({_METHODS})"
+            return f"key {index}: unknown authentication method ({_METHODS})"
         if secret and not method.needs_key:
             return f"key {index}: {method.value} takes no key"
         if not secret and method.needs_key:
@@ -102,17 +109,30 @@ class _Reader:
             else:
                 self.log.error(line, f"auth key {index} not found")
             return None
-        keyring = Keyring(self.send_index, MappingProxyType(dict(self.keys)))
-        if keyring.sending_key.method is AuthMethod.CRC:
-            self.log.warn(line, "the sending key uses crc: no authentication at all (use sha1)")
-        return keyring
+        return Keyring(self.send_index, MappingProxyType(dict(self.keys)))
+
+
+def _crc_warning(index: int, *, sending: bool) -> str:
+    if sending:
+        return (
+            f"key {index} (the sending key) uses crc, which authenticates nothing: anyone on the"
+            " network can forge packets this cluster accepts; use sha1"
+        )
+    return (
+        f"key {index} uses crc, which authenticates nothing: every listed key is accepted on"
+        " incoming packets, so anyone on the network can inject packets this node accepts;"
+        " remove the line or use sha1"
+    )
 
 
 def parse_authkeys(source: SourceFile, log: FileLog) -> Keyring | None:
     """The keyring of `source`, or None when it has errors (all of them recorded in `log`)."""
     if source.mode & (stat.S_IRGRP | stat.S_IROTH):
         mode = stat.S_IMODE(source.mode)
-        log.error(None, f"readable by group or others (mode {mode:04o}); 600 recommended")
+        log.error(
+            None,
+            f"readable by group or others (mode {mode:04o}): it must not be; mode 600 required",
+        )
     reader = _Reader(log)
     for number, text in source.numbered():
         content = text.lstrip(WHITESPACE)

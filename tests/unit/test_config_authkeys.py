@@ -10,6 +10,7 @@ from hbtwist.config import ClusterConfig, ConfigError, load_config
 from hbtwist.wire.auth import AuthKey, AuthMethod
 
 HA_CF = "bcast lo\nnode alpha\nauto_failback on\n"
+SYNTAX = "expected 'auth N' or 'N method [key]'; the line is not shown, it may hold a key"
 
 
 def write(tmp_path: Path, authkeys: str | bytes, mode: int = 0o600) -> Path:
@@ -55,9 +56,9 @@ def test_key_bytes_kept_exactly(tmp_path: Path) -> None:
 
 
 def test_group_readable_refused(tmp_path: Path) -> None:
-    """Mode 0644 is refused, naming the file and its mode, with 600 recommended."""
+    """Mode 0644 is refused, naming the file and its mode, with mode 600 required."""
     assert errors(tmp_path, "auth 1\n1 sha1 x\n", mode=0o644) == [
-        (None, "readable by group or others (mode 0644); 600 recommended")
+        (None, "readable by group or others (mode 0644): it must not be; mode 600 required")
     ]
 
 
@@ -95,17 +96,17 @@ def test_missing_auth_directive(tmp_path: Path) -> None:
     [
         (
             "auth 1\n1 sha256 x\n",
-            (2, "key 1: unknown authentication method 'sha256' (crc, md5 or sha1)"),
+            (2, "key 1: unknown authentication method (crc, md5 or sha1)"),
         ),
-        ("auth 1\n1 SHA1 x\n", (2, "key 1: unknown authentication method 'SHA1' (crc, md5 or sha1)")),
+        ("auth 1\n1 SHA1 x\n", (2, "key 1: method names are lower-case (crc, md5 or sha1)")),
         ("auth 1\n1 crc x\n", (2, "key 1: crc takes no key")),
         ("auth 1\n1 md5\n", (2, "key 1: md5 needs a key")),
         ("auth 1\n1 sha1\n", (2, "key 1: sha1 needs a key")),
         ("auth 16\n16 sha1 x\n", (1, "auth 16: key index must be 0..15")),
-        ("auth one\n", (1, "invalid auth line 'auth one' (expected 'auth N')")),
-        ("authorize 1\n", (1, "invalid auth line 'authorize 1' (expected 'auth N')")),
-        ("auth 1\nsha1 x\n", (2, "invalid line 'sha1 x' (expected 'auth N' or 'N method [key]')")),
-        ("auth 1\n1\n", (2, "invalid line '1' (expected 'auth N' or 'N method [key]')")),
+        ("auth one\n", (1, "invalid auth line (expected 'auth N')")),
+        ("authorize 1\n", (1, "invalid auth line (expected 'auth N')")),
+        ("auth 1\nsha1 x\n", (2, f"invalid line ({SYNTAX})")),
+        ("auth 1\n1\n", (2, f"invalid line ({SYNTAX})")),
     ],
 )
 def test_bad_lines(tmp_path: Path, text: str, expected: tuple[int, str]) -> None:
@@ -135,8 +136,8 @@ def test_auth_twice(tmp_path: Path) -> None:
 def test_all_problems_reported(tmp_path: Path) -> None:
     """Permission and line problems are all reported together."""
     assert errors(tmp_path, "auth 1\n1 sha256 x\n2 crc y\n", mode=0o640) == [
-        (None, "readable by group or others (mode 0640); 600 recommended"),
-        (2, "key 1: unknown authentication method 'sha256' (crc, md5 or sha1)"),
+        (None, "readable by group or others (mode 0640): it must not be; mode 600 required"),
+        (2, "key 1: unknown authentication method (crc, md5 or sha1)"),
         (3, "key 2: crc takes no key"),
     ]
 
@@ -155,8 +156,41 @@ def test_crc_sending_warns(tmp_path: Path) -> None:
     config = load(tmp_path, "auth 3\n3 crc\n")
     assert config.keyring.sending_key.method is AuthMethod.CRC
     assert [(w.line, w.message) for w in config.warnings] == [
-        (1, "the sending key uses crc: no authentication at all (use sha1)")
+        (
+            2,
+            "key 3 (the sending key) uses crc, which authenticates nothing: anyone on the"
+            " network can forge packets this cluster accepts; use sha1",
+        )
     ]
+
+
+def test_crc_accepted_key_warns(tmp_path: Path) -> None:
+    """A crc key that is not the sending one still warns: incoming packets may use any key."""
+    config = load(tmp_path, "auth 1\n1 sha1 secret\n2 crc\n")
+    assert config.keyring.sending_key.method is AuthMethod.SHA1
+    assert [(w.line, w.message) for w in config.warnings] == [
+        (
+            3,
+            "key 2 uses crc, which authenticates nothing: every listed key is accepted on"
+            " incoming packets, so anyone on the network can inject packets this node accepts;"
+            " remove the line or use sha1",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "auth 1\n1sha1 MyTopSecret\n",
+        "auth 1\n1 MyTopSecret\n",
+        "auth 1\n1 crc MyTopSecret\n",
+        "authMyTopSecret\n1 sha1 x\n",
+        "auth 1\n1 sha1 x\n1 md5 MyTopSecret\n",
+    ],
+)
+def test_secrets_never_shown(tmp_path: Path, text: str) -> None:
+    """No problem reported about a bad authkeys line quotes any of its text."""
+    assert not any("MyTopSecret" in message for _, message in errors(tmp_path, text))
 
 
 def test_auth_without_blank(tmp_path: Path) -> None:
