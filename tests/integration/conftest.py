@@ -12,6 +12,7 @@ import pytest
 
 from tests.integration.lab import Lab, cleanup_stale
 from tests.integration.threenode import Cluster, start_cluster
+from tests.prereq import require
 
 REQUIRED_TOOLS = ("ip", "nft", "socat")
 NEEDS_ROOT = "needs root (network namespaces)"
@@ -30,11 +31,7 @@ def _unavailable() -> str | None:
 def require_lab() -> None:
     """Skip the test when the lab cannot run; under CI (`CI` set), fail instead of skipping."""
     reason = _unavailable()
-    if reason is None:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"integration tests cannot run in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
+    require(reason is None, str(reason))
 
 
 @pytest.fixture(scope="session")

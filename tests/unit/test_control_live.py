@@ -2,6 +2,8 @@
 
 Everything that needs a running reactor runs in a subprocess, so this pytest process never
 starts the global reactor. The server is node alpha of a three-node SimNet driven in real time.
+Tests act on what happened (the server reporting that it listens, a subscription arriving),
+never after a guessed delay.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import grp
 import ipaddress
 import json
 import os
+import pwd
 import socket
 import ssl
 import stat
@@ -19,6 +22,8 @@ import sys
 import sysconfig
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +34,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.conftest import THREE_NODE_HA_CF, write_config
+from tests.prereq import require
 
 ROOT = Path(__file__).resolve().parents[2]
 HBCTL = [sys.executable, "-c", "import sys; from hbtwist.cli.main import main; sys.exit(main())"]
-NOBODY = 65534
 CLIENT_NAME = "admin.cluster.test"
 SERVER_NAME = "alpha.cluster.test"
 
@@ -52,6 +57,21 @@ config = load_config(spec["config_dir"], local_node="alpha", check_host=False)
 net = SimNet(["alpha", "beta", "gamma"])
 engine = net.nodes["alpha"].engine
 node = FakeNode(engine, config)
+
+def cut():
+    net.cut("gamma", "eth0")
+    net.cut("gamma", "eth1")
+
+# Cut gamma off once the awaited number of event subscriptions has arrived.
+class Subscribers(list):
+    cut_done = False
+    def append(self, sink):
+        super().append(sink)
+        if len(self) == spec.get("cut_when_subscribed") and not Subscribers.cut_done:
+            Subscribers.cut_done = True
+            reactor.callLater(0, cut)  # after the Subscribe answer has been written
+
+node.subscribers = Subscribers()
 report = engine._emit
 def emit(event):
     report(event)
@@ -79,11 +99,6 @@ for service in services:
     service.startService()
 reactor.addSystemEventTrigger("before", "shutdown", lambda: [s.stopService() for s in services])
 task.LoopingCall(net.clock.advance, 0.01).start(0.01)
-if spec.get("cut_after"):
-    def cut():
-        net.cut("gamma", "eth0")
-        net.cut("gamma", "eth1")
-    reactor.callLater(spec["cut_after"], cut)
 ports = {s.name: s.port.getHost().port for s in services if s.name == "control-tls"}
 print(json.dumps(ports), flush=True)
 reactor.run()
@@ -256,30 +271,79 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
             process.communicate()
 
 
-def world_python() -> str:
-    """A Python of this version that other users may run (the venv's may live under /root)."""
+@dataclass(frozen=True)
+class User:
+    """Another user to run hbtwist as, and a Python that user may run it with."""
+
+    uid: int
+    gid: int
+    python: str
+    pythonpath: str
+
+
+def _python_candidates() -> list[str]:
+    """Pythons of this version: this one first (a venv's may live under a private /root)."""
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    for candidate in (f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
-        if os.path.exists(candidate) and os.stat(candidate).st_mode & stat.S_IXOTH:
-            return candidate
-    pytest.skip(f"no {version} that other users may run")
+    candidates = [sys.executable, f"/usr/bin/{version}", f"/usr/local/bin/{version}"]
+    return [path for path in dict.fromkeys(candidates) if os.path.exists(path)]
+
+
+def _runs_hbctl(python: str, pythonpath: str, uid: int, gid: int) -> bool:
+    """Whether user `uid` can import hbctl with `python` (tried, not guessed from modes)."""
+    try:
+        probe = subprocess.run(
+            [python, "-c", "import hbtwist.cli.main"],
+            capture_output=True,
+            timeout=60,
+            cwd="/",
+            env=dict(_environment(), PYTHONPATH=pythonpath),
+            preexec_fn=partial(_become, uid, gid, ()),
+        )
+    except PermissionError:
+        return False
+    return probe.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def nobody() -> User:
+    """The `nobody` user and a Python it can run hbctl with; root is needed to switch to it."""
+    require(os.geteuid() == 0, "needs root to run a client as another user")
+    try:
+        entry = pwd.getpwnam("nobody")
+    except KeyError:
+        entry = None
+    require(entry is not None, "needs the user nobody")
+    assert entry is not None
+    pythonpath = f"{ROOT}:{sysconfig.get_paths()['purelib']}"
+    usable = [
+        python
+        for python in _python_candidates()
+        if _runs_hbctl(python, pythonpath, entry.pw_uid, entry.pw_gid)
+    ]
+    require(
+        bool(usable),
+        f"needs a Python {sys.version_info.major}.{sys.version_info.minor} with which user "
+        f"nobody can import hbtwist from {ROOT} (tried {', '.join(_python_candidates())})",
+    )
+    return User(entry.pw_uid, entry.pw_gid, usable[0], pythonpath)
+
+
+def _become(uid: int, gid: int, groups: tuple[int, ...]) -> None:
+    """In a child before exec: drop to `uid`/`gid` with supplementary `groups`."""
+    os.setgroups(list(groups))
+    os.setgid(gid)
+    os.setuid(uid)
 
 
 def hbctl(
-    *args: str, user: int | None = None, groups: tuple[int, ...] = ()
+    *args: str, user: User | None = None, groups: tuple[int, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
-    """Run hbctl with `args` (as uid/gid `user` with supplementary `groups` if given)."""
+    """Run hbctl with `args` (as `user` with supplementary `groups` if given)."""
     command, env = [*HBCTL, *args], _environment()
+    drop = None
     if user is not None:
-        command[0] = world_python()
-        env["PYTHONPATH"] = f"{ROOT}:{sysconfig.get_paths()['purelib']}"
-
-    def drop() -> None:
-        if user is not None:
-            os.setgroups(list(groups))
-            os.setgid(user)
-            os.setuid(user)
-
+        command[0], env["PYTHONPATH"] = user.python, user.pythonpath
+        drop = partial(_become, user.uid, user.gid, groups)
     return subprocess.run(
         command,
         capture_output=True,
@@ -287,7 +351,7 @@ def hbctl(
         timeout=60,
         cwd="/",
         env=env,
-        preexec_fn=drop if user is not None else None,
+        preexec_fn=drop,
     )
 
 
@@ -366,9 +430,9 @@ def test_silent_daemon_times_out(tmp_path: Path) -> None:
 
 
 def test_unix_socket_queries_and_events(start_server: Callable[..., Server], tmp_path: Path) -> None:
-    """Over the UNIX socket hbctl lists nodes and links, and follows events until --count."""
+    """Over the UNIX socket hbctl lists nodes, and follows the events of a cut until --count."""
     path = str(tmp_path / "run" / "control.sock")
-    start_server(socket=path, group=None, cut_after=1.5)
+    start_server(socket=path, group=None, cut_when_subscribed=1)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o755
     nodes = hbctl("nodes", "--control", f"unix:{path}", "--json")
@@ -376,6 +440,8 @@ def test_unix_socket_queries_and_events(start_server: Callable[..., Server], tmp
     assert [node["name"] for node in json.loads(nodes.stdout)] == ["alpha", "beta", "gamma"]
     listed = hbctl("listnodes", "--control", f"unix:{path}")
     assert (listed.stdout, listed.returncode) == ("alpha\nbeta\ngamma\n", 0)
+    before = hbctl("nodestatus", "gamma", "--control", f"unix:{path}")
+    assert (before.stdout, before.returncode) == ("active\n", 0)
     events = hbctl("events", "--count", "3", "--json", "--control", f"unix:{path}")
     assert events.returncode == 0, events.stderr
     records = [json.loads(line) for line in events.stdout.splitlines()]
@@ -411,35 +477,38 @@ def public_dir() -> Iterator[Path]:
     directory.rmdir()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as nobody")
-def test_socket_0600_refuses_other_users(start_server: Callable[..., Server], public_dir: Path) -> None:
+def test_socket_0600_refuses_other_users(
+    start_server: Callable[..., Server], public_dir: Path, nobody: User
+) -> None:
     """Another user is refused by a 0600 socket: one clear line, exit 1; hbstatus says refused."""
     path = str(public_dir / "run" / "control.sock")
     start_server(socket=path, group=None)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    result = hbctl("nodes", "--control", f"unix:{path}", user=NOBODY)
+    result = hbctl("nodes", "--control", f"unix:{path}", user=nobody)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr == f"hbctl: unix:{path}: permission denied\n"
-    result = hbctl("hbstatus", "--control", f"unix:{path}", user=NOBODY)
+    result = hbctl("hbstatus", "--control", f"unix:{path}", user=nobody)
     assert result.stdout == (
         "Heartbeat is apparently running on this machine, but refuses my connection\n"
     )
     assert result.returncode == 0
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as nobody")
-def test_socket_0660_admits_the_group(start_server: Callable[..., Server], public_dir: Path) -> None:
+def test_socket_0660_admits_the_group(
+    start_server: Callable[..., Server], public_dir: Path, nobody: User
+) -> None:
     """With the haclient group the socket is 0660 root:haclient; a member may use it."""
-    try:
-        gid = grp.getgrnam("haclient").gr_gid
-    except KeyError:
-        pytest.skip("no haclient group on this machine")
+    groups = {group.gr_name: group.gr_gid for group in grp.getgrall()}
+    require("haclient" in groups, "needs the group haclient")
+    gid = groups["haclient"]
     path = str(public_dir / "control.sock")
     start_server(socket=path, group="haclient")
     info = os.stat(path)
     assert (stat.S_IMODE(info.st_mode), info.st_gid) == (0o660, gid)
-    assert hbctl("status", "--control", f"unix:{path}", user=NOBODY).returncode == 1
-    member = hbctl("status", "--control", f"unix:{path}", user=NOBODY, groups=(gid,))
+    outsider = hbctl("status", "--control", f"unix:{path}", user=nobody)
+    assert (outsider.stdout, outsider.stderr) == ("", f"hbctl: unix:{path}: permission denied\n")
+    assert outsider.returncode == 1
+    member = hbctl("status", "--control", f"unix:{path}", user=nobody, groups=(gid,))
     assert member.returncode == 0, member.stderr
     assert member.stdout.startswith("node:       alpha\nstatus:     active\n")
 
