@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from functools import partial
 
-from tests.integration.lab import Host, Lab, Node, View
+from tests.integration.lab import HBCTL, Host, Lab, LabError, Node, View, control_address
+from tests.integration.shell import run
 
 AUTHKEYS = "auth 1\n1 sha1 lab-cluster-secret\n"
 KEEPALIVE_MS = 100
@@ -67,13 +69,34 @@ class Cluster:
         for name, node in self.nodes.items():
             node.wait_for(partial(self.all_up, name), timeout, "all active, all links up")
 
-    def settle(self) -> None:
-        """Wait until every node has left its start-up period (it then advertises its real
-        deadtime, which the peers use for their link and node timeouts)."""
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until every node has left its start-up period: every node sees every peer
+        advertise its real deadtime (which it uses for its link and node timeouts)."""
         latest = max(engine_start(node) for node in self.nodes.values())
-        remaining = latest + STARTUP_SECONDS + 3 * KEEPALIVE_MS / 1000 - time.time()
+        # No node can advertise its real deadtime before its start-up period is over; asking
+        # earlier would only take CPU from the daemons.
+        remaining = latest + STARTUP_SECONDS - time.time()
         if remaining > 0:
             time.sleep(remaining)
+        deadline = time.monotonic() + timeout
+        for node in self.nodes.values():
+            while longer := startup_deadtimes(self.lab, node):
+                if not node.running or time.monotonic() > deadline:
+                    raise LabError(
+                        f"{node.name} still sees start-up deadtimes {longer} after {timeout} s\n"
+                        f"{node.tail()}"
+                    )
+                time.sleep(KEEPALIVE_MS / 1000)
+
+
+def startup_deadtimes(lab: Lab, node: Node) -> dict[str, int]:
+    """The peers `node` sees advertising another deadtime than DEADTIME_MS (asked with hbctl)."""
+    answer = run([*HBCTL, "nodes", "--json", "--control", control_address(lab, node)])
+    return {
+        record["name"]: record["deadtime_ms"]
+        for record in json.loads(answer.stdout)
+        if record["name"] != node.name and record["deadtime_ms"] != DEADTIME_MS
+    }
 
 
 def engine_start(node: Node) -> float:
