@@ -30,6 +30,7 @@ from hbtwist.control.manhole import (
     manhole_service,
     read_authorized_keys,
 )
+from tests.prereq import require
 
 SERVER = """\
 import sys
@@ -384,9 +385,9 @@ def test_host_key_is_made_on_first_start_and_reused(tmp_path: Path, authorized_k
     assert presented == [on_disk, on_disk]
 
 
-@pytest.mark.skipif(shutil.which("ssh") is None, reason="the OpenSSH client is not installed")
 def test_openssh_client_evaluates_python(server: Server, client_key: ClientKey) -> None:
     """The stock OpenSSH client logs in with the key and gets 84 for `answer * 2`."""
+    require(shutil.which("ssh") is not None, "the OpenSSH client (ssh) is not installed")
     options = "-tt -F /dev/null -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=10"
     options += " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
     where = ["-p", str(server.port), "-i", str(client_key.path), "operator@127.0.0.1"]
