@@ -16,7 +16,6 @@ TEST_REQUIRES = [
     "pytest",
     "hypothesis",
     "pytest-timeout",
-    "prometheus_client",  # the OpenMetrics parser of the metrics tests
     "paramiko",  # the SSH client of the manhole tests
 ]
 
@@ -36,6 +35,7 @@ setup(
         "pyserial",
         "service-identity",
         "pyopenssl",
+        "prometheus_client",
     ],
     extras_require={
         "test": TEST_REQUIRES,

@@ -13,10 +13,12 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TextIO
 
+from hbtwist.control import DEFAULT_SOCKET
+
 if TYPE_CHECKING:
     from hbtwist.control.client import ControlClient, Unreachable
 
-DEFAULT_CONTROL = "unix:/run/hbtwist/control.sock"
+DEFAULT_CONTROL = f"unix:{DEFAULT_SOCKET}"
 FAILURE_EXIT_STATUS = 1
 USAGE_EXIT_STATUS = 2
 

@@ -23,9 +23,10 @@ from twisted.protocols import amp
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from hbtwist.control import DEFAULT_SOCKET
 from hbtwist.control import protocol as p
 
-DEFAULT_ADDRESS = "unix:/run/hbtwist/control.sock"
+DEFAULT_ADDRESS = f"unix:{DEFAULT_SOCKET}"
 DEFAULT_TIMEOUT = 5.0
 
 EventHandler = Callable[[dict[str, Any]], None]

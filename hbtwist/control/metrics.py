@@ -1,266 +1,230 @@
-"""Prometheus metrics: the engine's view of nodes, links and packets as OpenMetrics text.
+"""Prometheus metrics: the node's view of nodes, links and packets as OpenMetrics text.
 
-The exposition is built in the reactor thread, on each scrape, straight from the live engine
-state (no copies, no collector thread). See doc/metrics.md for every series.
+A prometheus_client collector reads one node snapshot per scrape, in the reactor thread (no
+collector thread, nothing on the heartbeat path). See doc/metrics.md for every series.
 """
 
 from __future__ import annotations
 
-import math
-import re
-import typing
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Iterator
+from typing import Any
 
-from twisted.application import service, strports
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector, CollectorRegistry
+from twisted.application import service
+from twisted.internet import endpoints
 from twisted.internet.interfaces import IReactorTime
 from twisted.web import pages, resource, server
 
 from hbtwist import __version__
-from hbtwist.core import events
-from hbtwist.core.engine import Engine
-from hbtwist.core.peers import ACTIVE, DEAD, INIT, LINK_UP, UP
-from hbtwist.core.stamp import Identity
+from hbtwist.control.access import IClusterNode
+from hbtwist.control.listener import ListenerService
+from hbtwist.core.events import EVENT_NAMES, Event, event_name
+from hbtwist.core.snapshot import NodeSnapshot
+from hbtwist.core.stats import NodeStats
 
-CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-PREFIX = "hbtwist_"
-
-KNOWN_STATUSES = (INIT, UP, ACTIVE, DEAD)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+KNOWN_STATUSES = ("init", "up", "active", "dead")
 """Node statuses always exported by `hbtwist_node_status` (0 or 1), so none goes missing."""
+LINK_UP = "up"
 
-PACKET_COUNTERS = {
-    "sent": "Packets this node sent (every message, each counted once however many media).",
-    "received": "Packets accepted from other nodes (first copies only).",
+COUNTERS = {
+    "sent": (
+        "hbtwist_packets_sent",
+        "Packets this node sent (every message, each counted once however many media).",
+    ),
+    "received": (
+        "hbtwist_packets_received",
+        "Packets accepted from other nodes (first copies only).",
+    ),
     "lost": (
+        "hbtwist_packets_lost",
         "Sequence numbers of other nodes found missing on arrival; most are filled moments later "
-        "by another medium's copy or a retransmission (see hbtwist_lost_unrecovered_total)."
+        "(hbtwist_recovered_total), the rest are hbtwist_lost_unrecovered_total.",
+    ),
+    "recovered": (
+        "hbtwist_recovered",
+        "Missing packets of other nodes that arrived later (another medium's copy or a retransmission).",
+    ),
+    "lost_unrecovered": (
+        "hbtwist_lost_unrecovered",
+        "Packets of other nodes given up for lost (reported as a gap to listeners).",
+    ),
+    "flow_control_disabled": (
+        "hbtwist_flow_control_disabled",
+        "Times flow control was turned off because a peer speaks none.",
     ),
 }
-DROP_REASONS = (
-    "malformed",
-    "bad_auth",
-    "duplicate",
-    "replay",
-    "unknown_node",
-    "uuid_mismatch",
-    "foreign_self",
-)
+"""NodeStats field: (family name, help) of the plain packet counters."""
+
 REXMIT_COUNTERS = {
     "requests_sent": "Retransmission requests this node sent.",
     "requests_received": "Retransmission requests this node received.",
+    "requests_held": "Retransmission requests held back because another node asked first.",
     "answered": "Retransmission requests this node answered.",
-    "suppressed": "Retransmission requests this node ignored (rate limit or packet gone).",
+    "suppressed": "Retransmission requests this node ignored (rate limit).",
+    "naks_sent": "Retransmission requests refused because the packet is no longer held.",
 }
-
-
-class MetricsSource(Protocol):
-    """What the metrics read from a node: `NodeService` provides it, and so can a test fake."""
-
-    engine: Engine
-    identity: Identity
-    subscribers: list[Callable[[events.Event], None]]
-
-
-@dataclass
-class Family:
-    """One metric family: its samples share a name, a type and a help text."""
-
-    name: str
-    kind: str
-    help: str
-    samples: list[tuple[dict[str, str], float]] = field(default_factory=list)
-
-    def add(self, value: float, **labels: str) -> None:
-        """Append one sample."""
-        self.samples.append((labels, value))
-
-    @property
-    def sample_name(self) -> str:
-        """The name on sample lines: counters end in `_total`, info metrics in `_info`."""
-        return self.name + {"counter": "_total", "info": "_info"}.get(self.kind, "")
-
-
-def event_name(kind: type) -> str:
-    """The `event` label of an event class: `NodeStatusChanged` becomes `node_status_changed`."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", kind.__name__).lower()
-
-
-EVENT_NAMES = tuple(event_name(kind) for kind in typing.get_args(events.Event))
+"""RexmitCounts field: help of `hbtwist_rexmit_<field>_total`."""
 
 
 class EventTally:
-    """A node subscriber counting the events the engine reports, by kind."""
+    """A node subscriber counting the events the node reports, by wire name."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
 
-    def __call__(self, event: events.Event) -> None:
-        self.counts[event_name(type(event))] += 1
+    def __call__(self, event: Event) -> None:
+        self.counts[event_name(event)] += 1
 
 
-def collect(node: MetricsSource, now: float, tally: EventTally | None = None) -> list[Family]:
-    """Every metric family for `node` at reactor time `now`, read from the live engine."""
-    families = [*_node_families(node.engine, now), *_link_families(node.engine, now)]
-    families += _local_families(node)
-    families += counter_families(node.engine.counters, {family.name for family in families})
-    if tally is not None:
-        family = Family("hbtwist_events", "counter", "Events the engine reported, by kind.")
-        for name in sorted({*EVENT_NAMES, *tally.counts}):
-            family.add(tally.counts[name], event=name)
-        families.append(family)
-    return families
+class NodeCollector(Collector):
+    """Every hbtwist family, read from one snapshot of the node at each collection."""
+
+    def __init__(self, node: IClusterNode, clock: IReactorTime, tally: EventTally) -> None:
+        self._node = node
+        self._clock = clock
+        self._tally = tally
+
+    def collect(self) -> Iterator[Metric]:
+        """The families for the node as it is now."""
+        state = self._node.snapshot()
+        now = self._clock.seconds()
+        yield from node_families(state, now)
+        yield from link_families(state, now)
+        yield from local_families(state)
+        yield from counter_families(state.stats)
+        yield event_family(self._tally)
 
 
-def _node_families(engine: Engine, now: float) -> list[Family]:
-    up = Family("hbtwist_node_up", "gauge", "1 if the node is up or active, else 0.")
-    status = Family("hbtwist_node_status", "gauge", "1 for the node's current status, else 0.")
-    generation = Family("hbtwist_node_generation", "gauge", "The node's generation (0: unknown).")
-    since = Family(
+def node_families(state: NodeSnapshot, now: float) -> list[Metric]:
+    """Per node, the local node included: up, status, generation, heartbeats."""
+    up = GaugeMetricFamily("hbtwist_node_up", "1 if the node is up or active, else 0.", labels=["node"])
+    status = GaugeMetricFamily(
+        "hbtwist_node_status", "1 for the node's current status, else 0.", labels=["node", "status"]
+    )
+    generation = GaugeMetricFamily(
+        "hbtwist_node_generation", "The node's generation (0: unknown).", labels=["node"]
+    )
+    since = GaugeMetricFamily(
         "hbtwist_node_seconds_since_heartbeat",
-        "gauge",
         "Seconds since the node's last status message (absent until one arrives).",
+        labels=["node"],
     )
-    heartbeats = Family(
-        "hbtwist_heartbeats_received", "counter", "Status messages received from the node."
+    heartbeats = CounterMetricFamily(
+        "hbtwist_heartbeats_received", "Status messages received from the node.", labels=["node"]
     )
-    late = Family(
-        "hbtwist_late_heartbeats", "counter", "Status messages from the node later than warntime."
+    late = CounterMetricFamily(
+        "hbtwist_late_heartbeats", "Status messages from the node later than warntime.", labels=["node"]
     )
-    for name, peer in engine.peers.items():
-        up.add(int(peer.alive), node=name)
+    for peer in state.peers:
+        node = _text(peer.name)
+        up.add_metric([node], int(peer.alive))
         for known in dict.fromkeys((*KNOWN_STATUSES, peer.status)):
-            status.add(int(known == peer.status), node=name, status=known)
-        generation.add(peer.generation, node=name)
+            status.add_metric([node, _text(known)], int(known == peer.status))
+        generation.add_metric([node], peer.generation)
         if peer.last_status_at is not None:
-            since.add(_elapsed(now, peer.last_status_at), node=name)
-        heartbeats.add(peer.heartbeats, node=name)
-        late.add(peer.late_heartbeats, node=name)
+            since.add_metric([node], _elapsed(now, peer.last_status_at))
+        heartbeats.add_metric([node], peer.heartbeats)
+        late.add_metric([node], peer.late_heartbeats)
     return [up, status, generation, since, heartbeats, late]
 
 
-def _link_families(engine: Engine, now: float) -> list[Family]:
-    up = Family("hbtwist_link_up", "gauge", "1 if the node is heard through the medium, else 0.")
-    since = Family(
+def link_families(state: NodeSnapshot, now: float) -> list[Metric]:
+    """Per node and medium: up, time since heard, packets, transitions."""
+    labels = ["node", "link"]
+    up = GaugeMetricFamily(
+        "hbtwist_link_up", "1 if the node is heard through the medium, else 0.", labels=labels
+    )
+    since = GaugeMetricFamily(
         "hbtwist_link_seconds_since_heard",
-        "gauge",
         "Seconds since a packet of the node arrived through the medium (absent until one does).",
+        labels=labels,
     )
-    packets = Family(
+    packets = CounterMetricFamily(
         "hbtwist_link_packets_received",
-        "counter",
         "Packets of the node accepted through the medium, copies received on other media included.",
+        labels=labels,
     )
-    transitions = Family(
-        "hbtwist_link_transitions", "counter", "Times the link changed between up and dead."
+    transitions = CounterMetricFamily(
+        "hbtwist_link_transitions", "Times the link changed between up and dead.", labels=labels
     )
-    for name, peer in engine.peers.items():
-        for link in peer.links.values():
-            up.add(int(link.status == LINK_UP), node=name, link=link.name)
+    for peer in state.peers:
+        for link in peer.links:
+            where = [_text(peer.name), _text(link.name)]
+            up.add_metric(where, int(link.status == LINK_UP))
             if link.last_heard is not None:
-                since.add(_elapsed(now, link.last_heard), node=name, link=link.name)
-            packets.add(link.heard, node=name, link=link.name)
-            transitions.add(link.transitions, node=name, link=link.name)
+                since.add_metric(where, _elapsed(now, link.last_heard))
+            packets.add_metric(where, link.heard)
+            transitions.add_metric(where, link.transitions)
     return [up, since, packets, transitions]
 
 
-def _local_families(node: MetricsSource) -> list[Family]:
-    identity = node.identity
-    info = Family("hbtwist_local", "info", "This node: its name, uuid and hbtwist version.")
-    info.add(1, node=identity.name, uuid=identity.uuid.hex(), version=__version__)
-    generation = Family("hbtwist_local_generation", "gauge", "This node's generation number.")
-    generation.add(identity.generation)
-    comm_up = Family(
-        "hbtwist_local_comm_up", "gauge", "1 once every configured node was heard or declared dead."
+def local_families(state: NodeSnapshot) -> list[Metric]:
+    """This node: its identity, generation and whether communication is up."""
+    info = InfoMetricFamily(
+        "hbtwist_local",
+        "This node: its name, uuid and hbtwist version.",
+        value={"node": _text(state.local), "uuid": state.uuid.hex(), "version": __version__},
     )
-    comm_up.add(int(node.engine.comm_up))
+    generation = GaugeMetricFamily(
+        "hbtwist_local_generation", "This node's generation number.", value=state.generation
+    )
+    comm_up = GaugeMetricFamily(
+        "hbtwist_local_comm_up",
+        "1 once every configured node was heard or declared dead.",
+        value=int(state.comm_up),
+    )
     return [info, generation, comm_up]
 
 
-def counter_families(counters: Mapping[str, int], taken: Iterable[str] = ()) -> list[Family]:
-    """Families for the engine counters; the four retransmission counters are always present.
-
-    `sent`, `received` and `lost` become `hbtwist_packets_<key>_total`; `dropped.<reason>`
-    becomes `hbtwist_packets_dropped_total{reason="<reason>"}`; `rexmit.<what>` becomes
-    `hbtwist_rexmit_<what>_total`; any other key becomes `hbtwist_<key>_total` with each
-    character outside `[a-zA-Z0-9_]` replaced by `_` (`hbtwist_counter_<key>_total` if that
-    name is already taken).
-    """
-    families: dict[str, Family] = {}
-    dropped = Family("hbtwist_packets_dropped", "counter", "Packets dropped before use, by reason.")
-    for key, text in PACKET_COUNTERS.items():
-        families[f"{PREFIX}packets_{key}"] = Family(f"{PREFIX}packets_{key}", "counter", text)
-    for key, text in REXMIT_COUNTERS.items():
-        families[f"{PREFIX}rexmit_{key}"] = Family(f"{PREFIX}rexmit_{key}", "counter", text)
-    reasons = {reason: 0 for reason in DROP_REASONS}
-    values = {f"{PREFIX}packets_{key}": 0 for key in PACKET_COUNTERS}
-    values.update({f"{PREFIX}rexmit_{key}": 0 for key in REXMIT_COUNTERS})
-    reserved = {*taken, *families, dropped.name}
-    for key, value in sorted(counters.items()):
-        if key.startswith("dropped."):
-            reason = key.removeprefix("dropped.")
-            reasons[reason] = reasons.get(reason, 0) + value
-            continue
-        name = _counter_name(key, reserved)
-        if name not in families:
-            families[name] = Family(name, "counter", f"Engine counter {key!r}.")
-            reserved.add(name)
-        values[name] = values.get(name, 0) + value
-    for reason, value in reasons.items():
-        dropped.add(value, reason=reason)
-    for name, family in families.items():
-        family.add(values[name])
-    return [*families.values(), dropped]
+def counter_families(stats: NodeStats) -> list[Metric]:
+    """The node's packet, drop and retransmission counters, every one always present."""
+    families: list[Metric] = [
+        CounterMetricFamily(name, text, value=getattr(stats, field))
+        for field, (name, text) in COUNTERS.items()
+    ]
+    families += [
+        CounterMetricFamily(f"hbtwist_rexmit_{field}", text, value=getattr(stats.rexmit, field))
+        for field, text in REXMIT_COUNTERS.items()
+    ]
+    dropped = CounterMetricFamily(
+        "hbtwist_packets_dropped", "Packets dropped before use, by reason.", labels=["reason"]
+    )
+    for reason, count in stats.dropped.items():
+        dropped.add_metric([reason], count)
+    return [*families, dropped]
 
 
-def _counter_name(key: str, reserved: set[str]) -> str:
-    if key in PACKET_COUNTERS:
-        return f"{PREFIX}packets_{key}"
-    safe = re.sub(r"[^a-zA-Z0-9_]", "_", key).removesuffix("_total")
-    if key.startswith("rexmit."):
-        return PREFIX + safe
-    name = PREFIX + safe
-    return f"{PREFIX}counter_{safe}" if name in reserved else name
+def event_family(tally: EventTally) -> Metric:
+    """Events the node reported since start-up, by wire name; every known kind is present."""
+    family = CounterMetricFamily(
+        "hbtwist_events", "Events the engine reported, by kind.", labels=["event"]
+    )
+    for name in sorted({*EVENT_NAMES.values(), *tally.counts}):
+        family.add_metric([name], tally.counts[name])
+    return family
+
+
+def _text(value: str) -> str:
+    """`value` as valid UTF-8: a lone surrogate (from undecodable bytes) becomes `\\udcff`."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _elapsed(now: float, then: float) -> float:
     return round(max(0.0, now - then), 3)
 
 
-def exposition(families: Iterable[Family]) -> str:
-    """The OpenMetrics text for `families`, ending in `# EOF`."""
-    lines: list[str] = []
-    for family in families:
-        lines.append(f"# HELP {family.name} {escape(family.help)}")
-        lines.append(f"# TYPE {family.name} {family.kind}")
-        for labels, value in family.samples:
-            lines.append(f"{family.sample_name}{_labels(labels)} {number(value)}")
-    lines.append("# EOF")
-    return "\n".join(lines) + "\n"
-
-
-def escape(text: str) -> str:
-    """`text` as an OpenMetrics label value or help text: `\\`, `"` and newline escaped."""
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(labels: Mapping[str, str]) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{name}="{escape(value)}"' for name, value in labels.items()) + "}"
-
-
-def number(value: float) -> str:
-    """A sample value in OpenMetrics spelling."""
-    if isinstance(value, int):
-        return str(int(value))
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(value)
+def exposition(registry: CollectorRegistry) -> bytes:
+    """The OpenMetrics text of `registry`, ending in `# EOF`."""
+    return generate_latest(registry)
 
 
 class MetricsResource(resource.Resource):
@@ -268,17 +232,14 @@ class MetricsResource(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, node: MetricsSource, clock: IReactorTime, tally: EventTally) -> None:
+    def __init__(self, registry: CollectorRegistry) -> None:
         super().__init__()
-        self._node = node
-        self._clock = clock
-        self._tally = tally
+        self._registry = registry
 
     def render_GET(self, request: server.Request) -> bytes:  # noqa: N802
-        body = exposition(collect(self._node, self._clock.seconds(), self._tally))
         request.setHeader(b"Content-Type", CONTENT_TYPE.encode("ascii"))
         request.setHeader(b"Cache-Control", b"no-store")
-        return body.encode("utf-8")
+        return exposition(self._registry)
 
 
 class _Root(resource.Resource):
@@ -295,7 +256,7 @@ class _Index(resource.Resource):
 
 
 class _QuietSite(server.Site):
-    """A site that keeps scrapes out of the daemon's log."""
+    """A site that keeps scrapes and its own start and stop out of the daemon's log."""
 
     noisy = False
 
@@ -303,17 +264,27 @@ class _QuietSite(server.Site):
         """Do not log each request: a scrape every few seconds would drown the daemon's log."""
 
 
-def metrics_service(node: MetricsSource, endpoint: str, reactor: Any) -> service.IService:
+def node_registry(node: IClusterNode, clock: IReactorTime, tally: EventTally) -> CollectorRegistry:
+    """A registry of its own holding only the node's collector."""
+    registry = CollectorRegistry()
+    registry.register(NodeCollector(node, clock, tally))
+    return registry
+
+
+def metrics_service(node: IClusterNode, endpoint: str, reactor: Any) -> service.IService:
     """A service named "metrics" serving `GET /metrics` for `node` on the server `endpoint`.
 
     `endpoint` is a server endpoint string, e.g. `tcp:9694:interface=127.0.0.1`; a bad one
-    raises ValueError here. Events are counted from the moment this is called.
+    raises ValueError here. Events are counted from the moment this is called. If the port
+    cannot be opened, one warning is logged and the node runs on without metrics.
     """
+    listen_on = endpoints.serverFromString(reactor, endpoint)
     tally = EventTally()
-    node.subscribers.append(tally)
+    node.subscribe(tally)
     root = _Root()
     root.putChild(b"", _Index())
-    root.putChild(b"metrics", MetricsResource(node, reactor, tally))
-    metrics = strports.service(endpoint, _QuietSite(root, reactor=reactor), reactor=reactor)
-    metrics.setName("metrics")
-    return metrics
+    root.putChild(b"metrics", MetricsResource(node_registry(node, reactor, tally)))
+    site = _QuietSite(root, reactor=reactor)
+    return ListenerService(
+        "metrics", listen_on, site, required=False, what="Metrics", where=endpoint
+    )

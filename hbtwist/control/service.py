@@ -2,78 +2,38 @@
 
 from __future__ import annotations
 
-import errno
 import grp
 import os
-import socket
 import stat
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from twisted.application.service import IService, Service
+from twisted.application.service import IService
 from twisted.internet import endpoints
-from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
-from twisted.python.failure import Failure
+from twisted.python import lockfile
 
-from hbtwist.control import tls
+from hbtwist.control import DEFAULT_SOCKET, tls
+from hbtwist.control.listener import ListenerService
 from hbtwist.control.server import ControlFactory
-from hbtwist.control.view import NodeLike, NodeView
+from hbtwist.control.access import IClusterNode
+from hbtwist.control.view import NodeView
+
+__all__ = ["DEFAULT_SOCKET", "ControlSetupError", "control_services"]
 
 _log = Logger()
 
-DEFAULT_SOCKET = "/run/hbtwist/control.sock"
 SOCKET_GROUP = "haclient"
 DIRECTORY_MODE = 0o755
 PRIVATE_MODE = 0o600
 GROUP_MODE = 0o660
-LIVE_CHECK_TIMEOUT = 1.0
 
 
 class ControlSetupError(Exception):
     """The control plane cannot start as configured (the message says why, in one line)."""
-
-
-class ListenerService(Service):
-    """Listens on one endpoint while running; `port` is the listening port once started."""
-
-    def __init__(
-        self, name: str, endpoint: Any, factory: IProtocolFactory, after_listen: Any = None
-    ) -> None:
-        self.setName(name)
-        self.endpoint = endpoint
-        self.factory = factory
-        self.port: IListeningPort | None = None
-        self.listening: Deferred[IListeningPort] = Deferred()
-        self._after_listen = after_listen
-
-    def startService(self) -> None:  # noqa: N802
-        """Start listening; a failure that is known at once is raised at once."""
-        super().startService()
-        failures: list[Failure] = []
-        started = self.endpoint.listen(self.factory)
-        started.addCallbacks(self._listened, failures.append)
-        if failures:
-            failures[0].raiseException()
-
-    def _listened(self, port: IListeningPort) -> None:
-        self.port = port
-        if self._after_listen is not None:
-            self._after_listen()
-        _log.info("Control plane listening on {address}", address=str(port.getHost()))
-        self.listening.callback(port)
-
-    def stopService(self) -> Deferred[None] | None:  # noqa: N802
-        """Stop listening (the UNIX socket file is removed)."""
-        super().stopService()
-        port, self.port = self.port, None
-        if port is None:
-            return None
-        stopped: Deferred[None] | None = port.stopListening()
-        return stopped
 
 
 def socket_permissions(group: str | None) -> tuple[int, int | None]:
@@ -87,7 +47,12 @@ def socket_permissions(group: str | None) -> tuple[int, int | None]:
 
 
 def prepare_socket_path(path: str) -> None:
-    """Create the socket's directory and clear a stale socket; refuse if a daemon answers there."""
+    """Create the socket's directory and clear a stale socket; refuse if a daemon holds it.
+
+    The socket is listened on with a lock file beside it (`PATH.lock`, a link to the daemon's
+    pid). A lock held by a live process means another daemon; one naming a dead process marks
+    a crashed daemon's socket, which is removed.
+    """
     directory = os.path.dirname(path) or "."
     try:
         if not os.path.isdir(directory):
@@ -101,24 +66,18 @@ def prepare_socket_path(path: str) -> None:
         return
     if not stat.S_ISSOCK(mode):
         raise ControlSetupError(f"{path} exists and is not a socket; not removing it")
-    if _answers(path):
-        raise ControlSetupError(f"another daemon is answering on {path}; not starting")
-    os.unlink(path)
-    _log.info("Removed stale control socket {path}", path=path)
-
-
-def _answers(path: str) -> bool:
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(LIVE_CHECK_TIMEOUT)
+    lock = lockfile.FilesystemLock(f"{path}.lock")
     try:
-        probe.connect(path)
+        if not lock.lock():
+            raise ControlSetupError(f"another daemon is answering on {path}; not starting")
     except OSError as error:
-        if error.errno in (errno.ECONNREFUSED, errno.ENOENT):
-            return False
-        raise ControlSetupError(f"cannot tell whether {path} is in use: {error}") from None
+        raise ControlSetupError(f"cannot lock {path}.lock: {error.strerror}") from None
+    try:
+        if not lock.clean:
+            os.unlink(path)
+            _log.info("Removed stale control socket {path}", path=path)
     finally:
-        probe.close()
-    return True
+        lock.unlock()
 
 
 def _set_group(path: str, gid: int | None, mode: int) -> None:
@@ -133,9 +92,13 @@ def unix_service(
     """The UNIX-socket listener (checks and clears the socket path now, listens at start)."""
     prepare_socket_path(path)
     mode, gid = socket_permissions(group)
-    endpoint = endpoints.UNIXServerEndpoint(reactor, path, mode=PRIVATE_MODE)
+    endpoint = endpoints.UNIXServerEndpoint(reactor, path, mode=PRIVATE_MODE, wantPID=True)
     return ListenerService(
-        "control-unix", endpoint, ControlFactory(view), partial(_set_group, path, gid, mode)
+        "control-unix",
+        endpoint,
+        ControlFactory(view),
+        partial(_set_group, path, gid, mode),
+        where=f"unix:{path}",
     )
 
 
@@ -171,11 +134,11 @@ def tls_service(
     names = tuple(client_names)
     factory = ControlFactory(view, partial(tls.peer_identity_problem, names=names))
     wrapped = TLSMemoryBIOFactory(options, False, factory)
-    return ListenerService("control-tls", endpoint, wrapped)
+    return ListenerService("control-tls", endpoint, wrapped, where=description)
 
 
 def control_services(
-    node: NodeLike,
+    node: IClusterNode,
     *,
     socket_path: str | None = DEFAULT_SOCKET,
     tls_endpoint: str | None = None,
@@ -203,7 +166,7 @@ def control_services(
     if tls_endpoint:
         names = tls_client_names
         if names is None:
-            names = [peer for peer in node.engine.peers]
+            names = [peer.name for peer in node.snapshot().peers]
         services.append(
             tls_service(
                 view,

@@ -6,6 +6,8 @@ import errno
 import os
 import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,18 +23,36 @@ from hbtwist.control.client import (
     parse_address,
 )
 from hbtwist.control.service import ControlSetupError, control_services, prepare_socket_path
-from tests.doubles.control import FakeNode
-from tests.simnet import SimNet
+from tests.doubles.node import FakeClusterNode, peer, snapshot
+
+ROOT = Path(__file__).resolve().parents[2]
+LISTEN_ONCE = """\
+import os, sys
+from twisted.internet import reactor
+from hbtwist.control.service import control_services
+from tests.doubles.node import FakeClusterNode, snapshot
+
+path = sys.argv[1]
+[control] = control_services(FakeClusterNode(snapshot()), socket_path=path, socket_group=None,
+                             reactor=reactor)
+control.startService()
+print(os.readlink(path + ".lock") == str(os.getpid()), flush=True)
+control.stopService().addCallback(lambda _: reactor.stop())
+reactor.run()
+print(os.path.exists(path), os.path.lexists(path + ".lock"))
+"""
 
 
-def fake_node() -> FakeNode:
+def fake_node() -> FakeClusterNode:
     """A node whose view is never queried (only the services are built)."""
-    net = SimNet(["alpha", "beta"])
+    return FakeClusterNode(snapshot([peer("beta")], local="alpha"))
 
-    class Config:
-        hacf = None
 
-    return FakeNode(net.nodes["alpha"].engine, Config())  # type: ignore[arg-type]
+def dead_pid() -> int:
+    """The pid of a process that has already exited."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def test_socket_directory_is_created(tmp_path: Path) -> None:
@@ -47,21 +67,31 @@ def test_socket_directory_is_created(tmp_path: Path) -> None:
     assert not path.exists()
 
 
-def test_stale_socket_is_removed(tmp_path: Path) -> None:
-    """A socket file nobody answers on (a crashed daemon's) is removed."""
+def test_stale_socket_is_replaced_at_listen(tmp_path: Path) -> None:
+    """A socket whose lock names a dead process (a crashed daemon's) is removed; a listener then
+    holds the lock with its own pid and removes both socket and lock when it stops."""
     path = tmp_path / "control.sock"
     with socket.socket(socket.AF_UNIX) as dead:
         dead.bind(str(path))
+    os.symlink(str(dead_pid()), f"{path}.lock")
     prepare_socket_path(str(path))
-    assert not path.exists()
+    assert not path.exists() and not os.path.lexists(f"{path}.lock")
+    script = tmp_path / "listen_once.py"
+    script.write_text(LISTEN_ONCE)
+    result = subprocess.run(
+        [sys.executable, str(script), str(path)], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["True", "False False"]
 
 
 def test_live_socket_is_refused(tmp_path: Path) -> None:
-    """A socket another process answers on is left alone and start-up is refused."""
+    """A socket whose lock names a live process is left alone and start-up is refused."""
     path = tmp_path / "control.sock"
     with socket.socket(socket.AF_UNIX) as live:
         live.bind(str(path))
         live.listen(1)
+        os.symlink(str(os.getppid()), f"{path}.lock")
         with pytest.raises(ControlSetupError, match="another daemon is answering on"):
             prepare_socket_path(str(path))
     assert path.exists()
@@ -86,11 +116,14 @@ def test_socket_permissions() -> None:
 def test_control_services_default(tmp_path: Path) -> None:
     """By default there is one UNIX listener; a TLS endpoint adds a second."""
     reactor = MemoryReactorClock()
-    services = control_services(fake_node(), socket_path=str(tmp_path / "c.sock"), reactor=reactor)
+    services = control_services(
+        fake_node(), socket_path=str(tmp_path / "c.sock"), socket_group=None, reactor=reactor
+    )
     assert [s.name for s in services] == ["control-unix"]
     services[0].startService()
     assert reactor.unixServers[0][0] == str(tmp_path / "c.sock")
     assert reactor.unixServers[0][3] == 0o600
+    assert reactor.unixServers[0][4], "the socket is listened on with a pid lock file"
 
 
 def test_tls_needs_certificates(tmp_path: Path) -> None:

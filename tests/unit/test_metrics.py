@@ -1,33 +1,33 @@
-"""The Prometheus exposition: series from a simulated cluster, counters, escaping, the HTTP resource."""
+"""The Prometheus exposition: series from node snapshots, counters, escaping, the HTTP resource."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
+from twisted.internet import error
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 
 from hbtwist import __version__
-from hbtwist.core import events
-from hbtwist.core.engine import Engine
-from hbtwist.core.events import LocalStall
-from hbtwist.core.stamp import Identity
 from hbtwist.control.metrics import (
     CONTENT_TYPE,
-    EVENT_NAMES,
+    COUNTERS,
+    REXMIT_COUNTERS,
     EventTally,
-    Family,
-    collect,
     exposition,
     metrics_service,
-    number,
+    node_registry,
 )
-from tests.simnet import SimNet
+from hbtwist.core.events import EVENT_NAMES, LinkStatusChanged, LocalStall, MessagesLost
+from hbtwist.core.snapshot import NodeSnapshot
+from hbtwist.core.stats import DropCounts, NodeStats, RexmitCounts
+from tests.doubles.node import UUID, FakeClusterNode, link, peer, snapshot
 
+NOW = 1_700_000_100.0
 REQUIRED = {
     "hbtwist_node_up",
     "hbtwist_node_status",
@@ -39,7 +39,9 @@ REQUIRED = {
     "hbtwist_link_seconds_since_heard",
     "hbtwist_link_packets_received",
     "hbtwist_link_transitions",
+    "hbtwist_local",
     "hbtwist_local_generation",
+    "hbtwist_local_comm_up",
     "hbtwist_packets_sent",
     "hbtwist_packets_received",
     "hbtwist_packets_dropped",
@@ -48,30 +50,43 @@ REQUIRED = {
     "hbtwist_rexmit_requests_received",
     "hbtwist_rexmit_answered",
     "hbtwist_rexmit_suppressed",
+    "hbtwist_events",
 }
-
-
-@dataclass
-class FakeNode:
-    """The parts of NodeService the metrics read, around a simulated engine."""
-
-    engine: Engine
-    identity: Identity
-    subscribers: list[Callable[[events.Event], None]] = field(default_factory=list)
-
+DOCUMENTED_COUNTERS = {
+    "hbtwist_packets_sent_total",
+    "hbtwist_packets_received_total",
+    "hbtwist_packets_lost_total",
+    "hbtwist_recovered_total",
+    "hbtwist_lost_unrecovered_total",
+    "hbtwist_flow_control_disabled_total",
+    "hbtwist_rexmit_requests_sent_total",
+    "hbtwist_rexmit_requests_received_total",
+    "hbtwist_rexmit_requests_held_total",
+    "hbtwist_rexmit_answered_total",
+    "hbtwist_rexmit_suppressed_total",
+    "hbtwist_rexmit_naks_sent_total",
+}
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-def node_of(net: SimNet, name: str) -> FakeNode:
-    """A NodeService-like wrapper of the simulated node `name`."""
-    engine = net.nodes[name].engine
-    return FakeNode(engine, engine.stamper.identity)
+def cluster(**changes: object) -> NodeSnapshot:
+    """n1's view of an active three-node cluster with media eth0 and eth1, heard just now."""
+
+    def member(name: str) -> object:
+        links = [link(name, medium, last_heard=NOW - 0.05, heard=40) for medium in ("eth0", "eth1")]
+        heard = None if name == "n1" else NOW - 0.05
+        return peer(name, links=links, last_status_at=heard, heartbeats=20)
+
+    state = snapshot([member(name) for name in ("n1", "n2", "n3")])  # type: ignore[misc]
+    return replace(state, **changes)  # type: ignore[arg-type]
 
 
-def scrape(net: SimNet, name: str, tally: EventTally | None = None) -> tuple[str, Samples]:
-    """The exposition text of node `name` now, and its samples parsed back by prometheus_client."""
-    text = exposition(collect(node_of(net, name), net.clock.seconds(), tally))
+def scrape(state: NodeSnapshot, tally: EventTally | None = None) -> tuple[str, Samples]:
+    """The exposition of `state` at NOW, and its samples parsed back by prometheus_client."""
+    clock = MemoryReactorClock()
+    clock.advance(NOW)
+    text = exposition(node_registry(FakeClusterNode(state), clock, tally or EventTally())).decode()
     return text, parse(text)
 
 
@@ -96,18 +111,9 @@ def names_of(text: str) -> set[str]:
     return {family.name for family in text_string_to_metric_families(text)}
 
 
-@pytest.fixture
-def cluster() -> SimNet:
-    """Three simulated nodes, all active after two seconds."""
-    net = SimNet(["n1", "n2", "n3"])
-    net.start()
-    net.run(2.0)
-    return net
-
-
-def test_scrape_of_a_cluster_parses_with_every_series(cluster: SimNet) -> None:
+def test_scrape_of_a_cluster_parses_with_every_series() -> None:
     """A scrape of an active cluster parses as OpenMetrics, ends in # EOF and has every series."""
-    text, samples = scrape(cluster, "n1")
+    text, samples = scrape(cluster())
     assert text.endswith("# EOF\n")
     assert REQUIRED <= names_of(text)
     for node in ("n1", "n2", "n3"):
@@ -116,141 +122,134 @@ def test_scrape_of_a_cluster_parses_with_every_series(cluster: SimNet) -> None:
         assert value(samples, "hbtwist_node_status", node=node, status="dead") == 0
         assert value(samples, "hbtwist_node_generation", node=node) == 100
     assert value(samples, "hbtwist_local_generation") == 100
+    assert value(samples, "hbtwist_local_comm_up") == 1
     assert value(samples, "hbtwist_link_up", node="n2", link="eth1") == 1
-    assert value(samples, "hbtwist_heartbeats_received_total", node="n2") > 10
-    assert 0 <= value(samples, "hbtwist_node_seconds_since_heartbeat", node="n3") <= 0.1
-    uuid = b"n1".ljust(16, b"\0").hex()
-    assert value(samples, "hbtwist_local_info", node="n1", uuid=uuid, version=__version__) == 1
+    assert value(samples, "hbtwist_heartbeats_received_total", node="n2") == 20
+    assert value(samples, "hbtwist_node_seconds_since_heartbeat", node="n3") == 0.05
+    assert value(samples, "hbtwist_local_info", node="n1", uuid=UUID.hex(), version=__version__) == 1
 
 
-def test_counters_increase_between_scrapes(cluster: SimNet) -> None:
-    """Heartbeat, packet and link counters grow between two scrapes as simulated time passes."""
-    _, before = scrape(cluster, "n1")
-    cluster.run(3.0)
-    _, after = scrape(cluster, "n1")
-    grown = [
-        ("hbtwist_heartbeats_received_total", {"node": "n2"}),
-        ("hbtwist_heartbeats_received_total", {"node": "n3"}),
-        ("hbtwist_link_packets_received_total", {"node": "n2", "link": "eth0"}),
-        ("hbtwist_packets_sent_total", {}),
-        ("hbtwist_packets_received_total", {}),
-    ]
-    for name, labels in grown:
-        assert value(after, name, **labels) > value(before, name, **labels), name
-    # 3 s at a 100 ms keepalive: about 30 more heartbeats from each peer
-    gained = value(after, "hbtwist_heartbeats_received_total", node="n2") - value(
-        before, "hbtwist_heartbeats_received_total", node="n2"
+def test_counters_follow_the_snapshots_between_scrapes() -> None:
+    """Heartbeat, packet and link counters show each scrape's snapshot, so they grow with it."""
+    _, before = scrape(cluster(stats=NodeStats(sent=10, received=20)))
+    later = cluster(stats=NodeStats(sent=40, received=80))
+    grown_peer = replace(later.peers[1], heartbeats=50, links=(link("n2", "eth0", heard=90),))
+    _, after = scrape(replace(later, peers=(later.peers[0], grown_peer, later.peers[2])))
+    assert value(before, "hbtwist_packets_sent_total") == 10
+    assert value(after, "hbtwist_packets_sent_total") == 40
+    assert value(after, "hbtwist_packets_received_total") == 80
+    assert value(after, "hbtwist_heartbeats_received_total", node="n2") == 50
+    assert value(after, "hbtwist_link_packets_received_total", node="n2", link="eth0") == 90
+
+
+def test_dead_node_and_link_are_reported() -> None:
+    """A dead node scrapes as down, status dead, its links down, with the time since it was heard."""
+    state = cluster()
+    dead = peer(
+        "n3",
+        "dead",
+        links=[link("n3", "eth0", "dead", last_heard=NOW - 3.5, transitions=2)],
+        last_status_at=NOW - 3.5,
     )
-    assert 25 <= gained <= 35
-
-
-def test_dead_node_and_link_are_reported(cluster: SimNet) -> None:
-    """A crashed node scrapes as down, status dead, its links down, and the time since grows."""
-    cluster.crash("n3")
-    cluster.run(3.5)  # the deadtime advertised during the first five seconds is 2.5 s
-    _, samples = scrape(cluster, "n1")
+    _, samples = scrape(replace(state, peers=(*state.peers[:2], dead)))
     assert value(samples, "hbtwist_node_up", node="n3") == 0
     assert value(samples, "hbtwist_node_status", node="n3", status="dead") == 1
     assert value(samples, "hbtwist_node_status", node="n3", status="active") == 0
     assert value(samples, "hbtwist_link_up", node="n3", link="eth0") == 0
     assert value(samples, "hbtwist_link_transitions_total", node="n3", link="eth0") == 2
-    assert value(samples, "hbtwist_node_seconds_since_heartbeat", node="n3") >= 1.9
-    assert value(samples, "hbtwist_link_seconds_since_heard", node="n3", link="eth1") >= 1.9
+    assert value(samples, "hbtwist_node_seconds_since_heartbeat", node="n3") == 3.5
+    assert value(samples, "hbtwist_link_seconds_since_heard", node="n3", link="eth0") == 3.5
 
 
 def test_seconds_since_is_absent_until_heard() -> None:
     """Before anything is heard no time-since sample exists; the metadata is still there."""
-    net = SimNet(["n1", "n2"])
-    text, samples = scrape(net, "n1")
-    assert "hbtwist_node_seconds_since_heartbeat" in names_of(text)
-    assert not [key for key in samples if key[0] == "hbtwist_node_seconds_since_heartbeat"]
+    state = snapshot([peer("n2", "init", generation=0, links=[link("n2", "eth0", "dead")])])
+    text, samples = scrape(replace(state, comm_up=False))
+    assert {"hbtwist_node_seconds_since_heartbeat", "hbtwist_link_seconds_since_heard"} <= names_of(text)
+    assert not [key for key in samples if key[0].endswith(("_since_heartbeat", "_since_heard"))]
     assert value(samples, "hbtwist_node_status", node="n2", status="init") == 1
     assert value(samples, "hbtwist_node_generation", node="n2") == 0
+    assert value(samples, "hbtwist_local_comm_up") == 0
 
 
-def test_retransmission_counters_are_zero_until_counted(cluster: SimNet) -> None:
-    """The four rexmit series exist at 0 without engine keys and follow the keys once set."""
-    _, samples = scrape(cluster, "n1")
-    for what in ("requests_sent", "requests_received", "answered", "suppressed"):
+def test_every_counter_has_its_documented_name() -> None:
+    """Each NodeStats counter is exposed under the name doc/metrics.md gives, with its value."""
+    stats = NodeStats(
+        sent=1,
+        received=2,
+        lost=3,
+        recovered=4,
+        lost_unrecovered=5,
+        flow_control_disabled=6,
+        rexmit=RexmitCounts(7, 8, 9, 10, 11, 12),
+    )
+    _, samples = scrape(cluster(stats=stats))
+    exposed = {name for name, labels in samples if not labels and name.endswith("_total")}
+    assert exposed == DOCUMENTED_COUNTERS
+    assert value(samples, "hbtwist_lost_unrecovered_total") == 5
+    assert value(samples, "hbtwist_flow_control_disabled_total") == 6
+    assert value(samples, "hbtwist_rexmit_requests_held_total") == 9
+    assert value(samples, "hbtwist_rexmit_naks_sent_total") == 12
+    documented = (Path(__file__).parents[2] / "doc" / "metrics.md").read_text()
+    for name in DOCUMENTED_COUNTERS:
+        assert f"`{name}`" in documented, name
+    assert len(COUNTERS) + len(REXMIT_COUNTERS) == len(DOCUMENTED_COUNTERS)
+
+
+def test_retransmission_counters_are_zero_until_counted() -> None:
+    """Every rexmit series exists at 0 on a fresh node and follows the counts once set."""
+    _, samples = scrape(cluster())
+    for what in REXMIT_COUNTERS:
         assert value(samples, f"hbtwist_rexmit_{what}_total") == 0
-    counters = cluster.nodes["n1"].engine.counters
-    counters["rexmit.answered"] += 3
-    counters["rexmit.requests_sent"] += 1
-    _, samples = scrape(cluster, "n1")
+    _, samples = scrape(cluster(stats=NodeStats(rexmit=RexmitCounts(requests_sent=1, answered=3))))
     assert value(samples, "hbtwist_rexmit_answered_total") == 3
     assert value(samples, "hbtwist_rexmit_requests_sent_total") == 1
     assert value(samples, "hbtwist_rexmit_suppressed_total") == 0
 
 
-def test_dropped_packets_by_reason(cluster: SimNet) -> None:
-    """Every known drop reason is a zero series; counted and new reasons show their values."""
-    counters = cluster.nodes["n1"].engine.counters
-    counters["dropped.bad_auth"] += 2
-    counters["dropped.too_long"] += 5
-    _, samples = scrape(cluster, "n1")
+def test_dropped_packets_by_reason() -> None:
+    """Every drop reason is a series, at 0 until counted; counted reasons show their values."""
+    _, samples = scrape(cluster(stats=NodeStats(dropped=DropCounts(bad_auth=2, duplicate=5))))
     assert value(samples, "hbtwist_packets_dropped_total", reason="bad_auth") == 2
-    assert value(samples, "hbtwist_packets_dropped_total", reason="too_long") == 5
-    assert value(samples, "hbtwist_packets_dropped_total", reason="uuid_mismatch") == 0
-    assert value(samples, "hbtwist_packets_dropped_total", reason="foreign_self") == 0
+    assert value(samples, "hbtwist_packets_dropped_total", reason="duplicate") == 5
+    for reason in ("malformed", "replay", "unknown_node", "uuid_mismatch", "foreign_self"):
+        assert value(samples, "hbtwist_packets_dropped_total", reason=reason) == 0
 
 
-def test_other_counter_keys_follow_the_naming_scheme(cluster: SimNet) -> None:
-    """Unknown keys become hbtwist_<key>_total, sanitised; a clash gets the counter_ prefix."""
-    counters = cluster.nodes["n1"].engine.counters
-    counters["flow_control_disabled"] += 1
-    counters["rexmit.gave_up"] += 4
-    counters["odd key-9.x"] += 6
-    counters["node_up"] += 7
-    _, samples = scrape(cluster, "n1")
-    assert value(samples, "hbtwist_flow_control_disabled_total") == 1
-    assert value(samples, "hbtwist_rexmit_gave_up_total") == 4
-    assert value(samples, "hbtwist_odd_key_9_x_total") == 6
-    assert value(samples, "hbtwist_counter_node_up_total") == 7
-
-
-def test_label_values_are_escaped(cluster: SimNet) -> None:
+def test_label_values_are_escaped() -> None:
     """A status with quote, backslash and newline is escaped and parses back to itself."""
     odd = 'we"ird\\st\natus'
-    cluster.nodes["n1"].engine.peers["n2"].status = odd
-    text, samples = scrape(cluster, "n1")
+    state = cluster()
+    text, samples = scrape(replace(state, peers=(state.peers[0], peer("n2", odd))))
     assert 'status="we\\"ird\\\\st\\natus"' in text
     assert value(samples, "hbtwist_node_status", node="n2", status=odd) == 1
     assert value(samples, "hbtwist_node_up", node="n2") == 0
 
 
-def test_help_text_and_odd_characters_are_escaped() -> None:
-    """Help text and labels with backslashes, quotes, newlines and lone surrogates still parse."""
-    family = Family("hbtwist_x", "gauge", 'a "help"\nwith \\ in it')
-    family.add(1.5, node="a\udcffb", link='"\\\n')
-    text = exposition([family])
-    assert '# HELP hbtwist_x a \\"help\\"\\nwith \\\\ in it\n' in text
-    samples = parse(text)
-    assert value(samples, "hbtwist_x", node="a\\udcffb", link='"\\\n') == 1.5
+def test_undecodable_names_still_parse() -> None:
+    """A node name holding a lone surrogate is exposed with it spelled out, and the text parses."""
+    _, samples = scrape(snapshot([peer("a\udcffb", links=[link("a\udcffb", '"\\\n')])]))
+    assert value(samples, "hbtwist_link_up", node="a\\udcffb", link='"\\\n') == 1
 
 
-def test_numbers_are_spelled_as_openmetrics_wants() -> None:
-    """Integers stay integers; NaN and infinities use the OpenMetrics spelling."""
-    assert number(3) == "3"
-    assert number(True) == "1"
-    assert number(0.25) == "0.25"
-    assert number(math.nan) == "NaN"
-    assert number(math.inf) == "+Inf"
-    assert number(-math.inf) == "-Inf"
-
-
-def test_events_are_counted_by_kind(cluster: SimNet) -> None:
-    """The service subscribes a tally to the node; every event kind is a series, counted ones grow."""
-    node = node_of(cluster, "n1")
+def test_events_are_counted_by_wire_name() -> None:
+    """The service subscribes a tally; every event kind is a series by wire name, counted ones grow."""
+    node = FakeClusterNode(cluster())
     metrics_service(node, "tcp:9694:interface=127.0.0.1", MemoryReactorClock())
-    assert len(node.subscribers) == 1
-    tally = node.subscribers[0]
+    assert len(node.sinks) == 1
+    tally = node.sinks[0]
     assert isinstance(tally, EventTally)
-    tally(LocalStall(1200))
-    tally(LocalStall(900))
-    _, samples = scrape(cluster, "n1", tally)
+    node.emit(LocalStall(1200))
+    node.emit(LocalStall(900))
+    node.emit(MessagesLost("n2", 4, 6, "gap too large to repair"))
+    node.emit(LinkStatusChanged("n2", "eth0", "up", "dead"))
+    _, samples = scrape(node.state, tally)
     assert value(samples, "hbtwist_events_total", event="local_stall") == 2
+    assert value(samples, "hbtwist_events_total", event="messages_lost") == 1
+    assert value(samples, "hbtwist_events_total", event="link_status_changed") == 1
     assert value(samples, "hbtwist_events_total", event="node_status_changed") == 0
-    assert {"comm_up", "late_heartbeat", "partition_healed", "shutdown_notice"} <= set(EVENT_NAMES)
+    events = {labels for name, labels in samples if name == "hbtwist_events_total"}
+    assert {dict(labels)["event"] for labels in events} == set(EVENT_NAMES.values())
 
 
 def http_get(reactor: MemoryReactorClock, path: bytes) -> bytes:
@@ -263,27 +262,51 @@ def http_get(reactor: MemoryReactorClock, path: bytes) -> bytes:
     return transport.value()
 
 
-def test_service_serves_metrics_over_http(cluster: SimNet) -> None:
-    """The service listens where told and answers GET /metrics with OpenMetrics text."""
+def test_service_serves_metrics_over_http() -> None:
+    """The service listens where told and answers GET /metrics with OpenMetrics text, quietly."""
     reactor = MemoryReactorClock()
-    reactor.advance(cluster.clock.seconds())
-    metrics = metrics_service(node_of(cluster, "n1"), "tcp:9694:interface=127.0.0.1", reactor)
-    metrics.startService()
-    port, _, _, interface = reactor.tcpServers[0]
-    assert (port, interface) == (9694, "127.0.0.1")
-    response = http_get(reactor, b"/metrics")
-    head, _, body = response.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200 ")
-    assert f"content-type: {CONTENT_TYPE}".encode() in head.lower()
-    assert body.endswith(b"# EOF\n")
-    assert value(parse(body.decode()), "hbtwist_node_up", node="n2") == 1
-    assert http_get(reactor, b"/nothing").startswith(b"HTTP/1.1 404 ")
-    metrics.stopService()
+    reactor.advance(NOW)
+    metrics = metrics_service(FakeClusterNode(cluster()), "tcp:9694:interface=127.0.0.1", reactor)
+    with capturedLogs() as logged:
+        metrics.startService()
+        port, factory, _, interface = reactor.tcpServers[0]
+        assert (port, interface) == (9694, "127.0.0.1")
+        assert factory.noisy is False
+        response = http_get(reactor, b"/metrics")
+        head, _, body = response.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ")
+        assert f"content-type: {CONTENT_TYPE}".encode() in head.lower()
+        assert body.endswith(b"# EOF\n")
+        assert value(parse(body.decode()), "hbtwist_node_up", node="n2") == 1
+        assert http_get(reactor, b"/nothing").startswith(b"HTTP/1.1 404 ")
+        assert b"/metrics" in http_get(reactor, b"/")
+        metrics.stopService()
+    assert [event["log_level"] for event in logged] == [LogLevel.info]
 
 
-def test_service_is_named_and_rejects_a_bad_endpoint(cluster: SimNet) -> None:
+def test_service_is_named_and_rejects_a_bad_endpoint() -> None:
     """The service is named "metrics"; a malformed endpoint string raises ValueError at once."""
-    node = node_of(cluster, "n1")
+    node = FakeClusterNode(cluster())
     assert metrics_service(node, "tcp:0:interface=127.0.0.1", MemoryReactorClock()).name == "metrics"
     with pytest.raises(ValueError):
         metrics_service(node, "nonsense:9694", MemoryReactorClock())
+
+
+class BusyReactor(MemoryReactorClock):
+    """A reactor on which every TCP port is already in use."""
+
+    def listenTCP(self, port: int, factory: object, backlog: int = 50, interface: str = "") -> object:  # noqa: N802
+        raise error.CannotListenError(interface, port, OSError(98, "Address already in use"))
+
+
+def test_port_in_use_leaves_the_node_running_without_metrics() -> None:
+    """A port that cannot be opened logs one warning and start-up goes on, without metrics."""
+    metrics = metrics_service(FakeClusterNode(cluster()), "tcp:9694", BusyReactor())
+    with capturedLogs() as logged:
+        metrics.startService()
+    assert metrics.running
+    assert len(logged) == 1 and logged[0]["log_level"] is LogLevel.warn
+    text = formatEvent(logged[0])
+    assert text.startswith("Running without metrics: cannot listen on tcp:9694: ")
+    assert "Address already in use" in text
+    metrics.stopService()
