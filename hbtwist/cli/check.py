@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from hbtwist.config import ConfigError, load_config, summarize
-from hbtwist.media.registry import medium_parsers
+from hbtwist.media.hostcheck import check_host
+from hbtwist.media.registry import medium_types
 
 INVALID_EXIT_STATUS = 2
 
@@ -30,20 +31,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--no-host-check",
         dest="check_host",
         action="store_false",
-        help="do not check interfaces and devices against this machine",
+        help="do not check interfaces, peers and devices against this machine",
     )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the directory named in `args`; 0 if the configuration is valid, else 2."""
+    """Check the directory named in `args`; 0 if the configuration is valid, else 2.
+
+    The host check is the daemon's own (`hbtwist.media.hostcheck`): each medium's plugin.
+    """
     try:
-        config = load_config(
-            args.directory,
-            local_node=args.node,
-            check_host=args.check_host,
-            media=medium_parsers(),
-        )
+        kinds = medium_types()
+        media = {directive: kind.parser for directive, kind in kinds.items()}
+        config = load_config(args.directory, local_node=args.node, media=media)
+        if args.check_host:
+            check_host(config.hacf.media, kinds)
     except ConfigError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)

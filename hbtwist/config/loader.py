@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from hbtwist.config.authkeys import parse_authkeys
 from hbtwist.config.hacf import parse_hacf
 from hbtwist.config.haresources import parse_haresources
-from hbtwist.config.hostcheck import check_host as check_host_media
 from hbtwist.config.media import MEDIUM_PARSERS, MediumParser
 from hbtwist.config.model import ClusterConfig, ResourceGroup
 from hbtwist.config.problems import ConfigError, ProblemLog
@@ -25,15 +24,14 @@ def load_config(
     config_dir: str | os.PathLike[str],
     *,
     local_node: str | None = None,
-    check_host: bool = True,
     media: Mapping[str, MediumParser] = MEDIUM_PARSERS,
 ) -> ClusterConfig:
     """Read and validate the three files of `config_dir`; ConfigError lists every problem found.
 
     `local_node` defaults to the first line of `<config_dir>/nodeinfo`, else `uname -n`
-    (lower-cased either way). haresources may be absent (no resource groups). With `check_host`,
-    the network interfaces named by media must exist here and peer host names must resolve.
-    `media` maps medium directives to their parsers (the built-ins unless plugins are given).
+    (lower-cased either way). haresources may be absent (no resource groups). Nothing is checked
+    against this host here (see `hbtwist.media.hostcheck`). `media` maps medium directives to
+    their parsers (the built-ins unless plugins are given).
     """
     directory = os.fspath(config_dir)
     log = ProblemLog()
@@ -54,8 +52,6 @@ def load_config(
         nodes = hacf.nodes if hacf is not None else None
         resources = parse_haresources(resources_source, resources_log, nodes)
 
-    if check_host and hacf is not None:
-        check_host_media(hacf.media, log)
     if log.errors or hacf is None or keyring is None:
         raise ConfigError(tuple(log.errors), tuple(log.warnings))
     return ClusterConfig(directory, node, hacf, keyring, resources, tuple(log.warnings))

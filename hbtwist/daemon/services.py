@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from twisted.application.service import IService, MultiService
 
-from hbtwist.config import ClusterConfig, ConfigError, Problem
+from hbtwist.config import ClusterConfig
 from hbtwist.control.service import control_services
 from hbtwist.core.stamp import Identity
 from hbtwist.control.logfiles import HeartbeatLogService
 from hbtwist.control.manhole import ManholeError, manhole_namespace, manhole_service
-from hbtwist.media.interface import IMediumType
+from hbtwist.media.hostcheck import check_host
 from hbtwist.media.registry import medium_types
-from hbtwist.media.sockets import MediumUnavailable
 from hbtwist.control.metrics import metrics_service
 from hbtwist.daemon.node import NodeService
 from hbtwist.daemon.state import next_generation, node_uuid
@@ -29,22 +27,6 @@ class HeartbeatService(MultiService):
         super().__init__()
         self.config = config
         self.state_dir = state_dir
-
-
-def check_media(config: ClusterConfig, kinds: Mapping[str, IMediumType]) -> None:
-    """Every configured medium has a plugin and can be carried by this host, else ConfigError."""
-    problems = []
-    for medium in config.hacf.media:
-        path, line = medium.location
-        kind = kinds.get(medium.kind)
-        try:
-            if kind is None:
-                raise MediumUnavailable(f"no medium plugin provides {medium.kind!r}")
-            kind.check_host(medium)
-        except MediumUnavailable as error:
-            problems.append(Problem(path, line or None, f"{medium.kind}: {error}"))
-    if problems:
-        raise ConfigError(tuple(problems), ())
 
 
 @dataclass(frozen=True)
@@ -79,7 +61,7 @@ def build_service(
     if reactor is None:
         from twisted.internet import reactor
     kinds = medium_types()
-    check_media(config, kinds)
+    check_host(config.hacf.media, kinds)
     hacf = config.hacf
     identity = Identity(
         config.local_node,

@@ -29,7 +29,7 @@ def load_or_exit(config_dir: str, node_name: str | None) -> ClusterConfig:
     (no traceback, no usage text).
     """
     try:
-        config = load_config(config_dir, local_node=node_name, check_host=True, media=medium_parsers())
+        config = load_config(config_dir, local_node=node_name, media=medium_parsers())
     except ConfigError as error:
         _exit_invalid(error)
     for warning in config.warnings:

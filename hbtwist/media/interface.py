@@ -1,4 +1,8 @@
-"""The interfaces a medium plugin provides, and what the daemon hands to it."""
+"""The medium plugin API: what a medium kind, its parsed ha.cf lines and its open links provide.
+
+A new medium is one Twisted plugin providing `IMediumType` (see doc/media-plugins.md): a parser
+turning its ha.cf lines into `IMedium` objects, a host check, and a factory of `IMediumLink`s.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,14 @@ from hbtwist.wire import Keyring, Message, encode_frame
 
 Deliver = Callable[[bytes, str, object], None]
 """How a medium hands a received datagram or frame to the daemon: (bytes, link name, source)."""
+
+
+class MediumUnavailable(Exception):
+    """This host cannot carry a configured medium (missing interface, address, device, busy port).
+
+    Raised by `IMediumType.check_host` and by `IMediumLink.start`; its text is one line saying
+    what is wrong, without the medium's name (the caller prefixes it).
+    """
 
 
 @dataclass
@@ -43,29 +55,62 @@ class MediumContext:
     """Resources media of one node share (for example one UDP socket per interface and port)."""
 
 
+class IMedium(Interface):
+    """One parsed ha.cf medium line; immutable and comparable (a repeated line is warned about)."""
+
+    kind = Attribute("The ha.cf directive that configured it, e.g. 'bcast'.")
+    name = Attribute("The link name reported for it (an interface, a device or socket path).")
+    location = Attribute("Where it was configured: (file path, line number).")
+
+    def describe() -> str:
+        """One line for humans, e.g. `bcast eth0 :694` (shown by `hbctl check` and in logs)."""
+
+
 class IMediumLink(Interface):
-    """One open medium: it sends every outgoing message and delivers what it receives."""
+    """One open medium: it sends every outgoing message and delivers what it receives.
+
+    Contract with the daemon:
+
+    * `start()` either opens the medium or raises `MediumUnavailable` with a one-line reason;
+      the daemon then logs that line (prefixed by the medium) and refuses to run. A medium whose
+      device may come later (a serial port) opens it in the background instead of raising.
+    * `send()` never raises: failures are counted in `send_failures` and logged rate-limited.
+    * `deliver` (from the context) is called only for received bytes, and an exception raised by
+      it never escapes the medium's receive path (see `hbtwist.media.guard.Receiver`).
+    """
 
     name = Attribute("The link name reported for this medium (an interface or a device path).")
+    medium = Attribute("The IMedium this link carries.")
+    send_failures = Attribute("How many messages this link failed to send (an int, only grows).")
 
     def start() -> None:
-        """Open the medium; failures to open are reported by raising MediumUnavailable."""
+        """Open the medium, or raise MediumUnavailable saying in one line why it cannot be."""
 
     def stop() -> Deferred[None] | None:
         """Close the medium."""
 
     def send(outgoing: Outgoing) -> None:
-        """Send one message; never raises (errors are counted and logged)."""
+        """Send one message; never raises (failures are counted in send_failures and logged)."""
 
 
 class IMediumType(Interface):
-    """A kind of medium, found as a Twisted plugin: its ha.cf directive and how to open it."""
+    """A kind of medium, found as a Twisted plugin: its ha.cf directive and how to open it.
+
+    The plugin object must also provide `twisted.plugin.IPlugin`, and live in a module of the
+    `hbtwist.plugins` package (a distribution ships `hbtwist/plugins/<module>.py`).
+    """
 
     directive = Attribute("The ha.cf directive this medium owns, e.g. 'bcast'.")
-    parser = Attribute("The MediumParser that reads its ha.cf lines into a medium object.")
+    parser = Attribute(
+        "The hbtwist.config.media.MediumParser that reads its ha.cf lines into IMedium objects."
+    )
 
-    def check_host(medium: Any) -> None:
-        """Raise MediumUnavailable if this host cannot carry the medium (checked at every start)."""
+    def check_host(medium: IMedium) -> None:
+        """Raise MediumUnavailable if this host cannot carry `medium` (interfaces, peers, devices).
 
-    def open(medium: Any, context: MediumContext) -> IMediumLink:
+        Called once by `hbctl check` and once by the daemon before any service exists; it must
+        not open or bind anything (a running daemon may hold the medium's resources).
+        """
+
+    def open(medium: IMedium, context: MediumContext) -> IMediumLink:
         """Create the link for one configured medium (not yet started)."""

@@ -1,10 +1,15 @@
-"""The serial medium: classic-text frames on a tty, reopened with back-off when it goes away."""
+"""The serial medium: classic-text frames on a tty, reopened with back-off when it goes away.
+
+Writes are bounded: when the port cannot keep up (its write buffer holds more than
+`WRITE_BUFFER_LIMIT` bytes) further frames are dropped and counted until it drains.
+"""
 
 from __future__ import annotations
 
 import os
 import stat
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.protocol import Protocol
@@ -12,17 +17,30 @@ from twisted.internet.serialport import SerialPort
 from twisted.logger import Logger
 from twisted.plugin import IPlugin
 from twisted.python.failure import Failure
-from zope.interface import implementer
+from zope.interface import classImplements, implementer
 
 from hbtwist.config.media import MEDIUM_PARSERS, MediumParser, SerialMedium
-from hbtwist.media.interface import Deliver, IMediumLink, IMediumType, MediumContext, Outgoing
-from hbtwist.media.sockets import MediumUnavailable
+from hbtwist.media.guard import Receiver, send_failed
+from hbtwist.media.interface import (
+    IMedium,
+    IMediumLink,
+    IMediumType,
+    MediumContext,
+    MediumUnavailable,
+    Outgoing,
+)
 from hbtwist.wire.limits import MAXMSG
 
 FIRST_RETRY_SECONDS = 1.0
 LONGEST_RETRY_SECONDS = 30.0
+WRITE_BUFFER_LIMIT = 16384
+"""Bytes a serial port may hold unsent (several seconds at 19200 baud) before frames are dropped."""
 _SEVEN_BITS = bytes(range(128)) * 2
 _log = Logger()
+OpenPort = Callable[..., Any]
+"""How a port is opened: `SerialPort(protocol, device, reactor, baudrate=...)` or a test double."""
+
+classImplements(SerialMedium, IMedium)
 
 
 class FrameReceiver(Protocol):
@@ -60,23 +78,30 @@ class FrameReceiver(Protocol):
         return found + 1 if found >= 0 else -1
 
     def connectionLost(self, reason: Failure | None = None) -> None:  # noqa: N802
-        self._link.lost(reason)
+        self._link.lost(self, reason)
 
 
 @implementer(IMediumLink)
 class SerialLink:
     """One serial port; a missing or vanished device is retried with growing delays."""
 
-    def __init__(self, medium: SerialMedium, context: MediumContext) -> None:
+    def __init__(
+        self, medium: SerialMedium, context: MediumContext, open_port: OpenPort = SerialPort
+    ) -> None:
         self.medium = medium
         self.name = medium.device
-        self._context = context
-        self._deliver: Deliver = context.deliver
+        self.send_failures = 0
+        self.dropped_frames = 0
+        """Frames not sent because the port was closed (a dead link, being reopened)."""
+        self._reactor = context.reactor
+        self._receive = Receiver(context.deliver)
+        self._open_port = open_port
         self._port: Any = None
+        self._receiver: FrameReceiver | None = None
+        self._paused = False
         self._retry: Any = None
         self._delay = FIRST_RETRY_SECONDS
         self._running = False
-        self.dropped_frames = 0
 
     def start(self) -> None:
         self._running = True
@@ -86,7 +111,7 @@ class SerialLink:
         self._running = False
         if self._retry is not None and self._retry.active():
             self._retry.cancel()
-        port, self._port = self._port, None
+        port, self._port, self._receiver = self._port, None, None
         if port is not None:
             port.loseConnection()
 
@@ -94,25 +119,46 @@ class SerialLink:
         if self._port is None:
             self.dropped_frames += 1
             return
-        self._port.write(outgoing.frame)
+        if self._paused:
+            send_failed(self, f"write buffer full ({WRITE_BUFFER_LIMIT} bytes), frame dropped")
+            return
+        try:
+            self._port.write(outgoing.frame)
+        except Exception as error:
+            send_failed(self, error)
+
+    def pauseProducing(self) -> None:  # noqa: N802
+        """The port's write buffer is over the limit: drop frames until it drains."""
+        self._paused = True
+
+    def resumeProducing(self) -> None:  # noqa: N802
+        """The port's write buffer drained."""
+        self._paused = False
+
+    def stopProducing(self) -> None:  # noqa: N802
+        """The port is going away; `lost` handles it."""
 
     def frame_received(self, frame: bytes) -> None:
         """A complete frame arrived."""
-        self._deliver(frame, self.name, self.name)
+        self._receive(frame, self.name, self.name)
 
-    def lost(self, reason: Failure | None) -> None:
-        """The device closed under us (cable pulled, USB adapter gone, peer of a pty gone)."""
-        self._port = None
+    def lost(self, receiver: FrameReceiver, reason: Failure | None) -> None:
+        """The device of `receiver` closed (cable pulled, USB adapter gone, peer of a pty gone).
+
+        Only the current port counts: a late notice from a port already replaced is ignored.
+        """
+        if receiver is not self._receiver:
+            return
+        self._port, self._receiver = None, None
         if self._running:
             _log.warn("Serial port {device} lost; reopening", device=self.name)
             self._schedule_reopen()
 
     def _open(self) -> None:
         self._retry = None
+        receiver = FrameReceiver(self)
         try:
-            self._port = SerialPort(
-                FrameReceiver(self), self.name, self._context.reactor, baudrate=self.medium.baud
-            )
+            port = self._open_port(receiver, self.name, self._reactor, baudrate=self.medium.baud)
         except Exception as error:  # pyserial raises SerialException, OSError or ValueError
             _log.warn(
                 "Cannot open serial port {device}: {error}; retrying in {delay:.0f} s",
@@ -122,6 +168,9 @@ class SerialLink:
             )
             self._schedule_reopen()
             return
+        self._port, self._receiver, self._paused = port, receiver, False
+        port.bufferSize = WRITE_BUFFER_LIMIT
+        port.registerProducer(self, True)
         self._delay = FIRST_RETRY_SECONDS
         _log.info(
             "Starting serial heartbeat on tty {device} (baud {baud})",
@@ -132,7 +181,7 @@ class SerialLink:
     def _schedule_reopen(self) -> None:
         if not self._running or (self._retry is not None and self._retry.active()):
             return
-        self._retry = self._context.reactor.callLater(self._delay, self._open)
+        self._retry = self._reactor.callLater(self._delay, self._open)
         self._delay = min(self._delay * 2, LONGEST_RETRY_SECONDS)
 
 

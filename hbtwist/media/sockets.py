@@ -2,52 +2,13 @@
 
 from __future__ import annotations
 
-import fcntl
+import errno
 import ipaddress
 import socket
 import struct
 
-SIOCGIFBRDADDR = 0x8919
-SIOCGIFADDR = 0x8915
-_IFREQ = "16s16x"
-
-
-class MediumUnavailable(Exception):
-    """A configured medium cannot be opened on this host (missing interface, address, device)."""
-
-
-def interface_index(interface: str) -> int:
-    """The index of a network interface, or MediumUnavailable naming it."""
-    try:
-        return socket.if_nametoindex(interface)
-    except OSError:
-        raise MediumUnavailable(f"no network interface {interface!r} on this host") from None
-
-
-def _ifreq_address(interface: str, request: int, what: str) -> str:
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        reply = fcntl.ioctl(probe.fileno(), request, struct.pack(_IFREQ, interface.encode()[:15]))
-    except OSError:
-        raise MediumUnavailable(f"interface {interface!r} has no IPv4 {what}") from None
-    finally:
-        probe.close()
-    return socket.inet_ntoa(reply[20:24])
-
-
-def broadcast_address(interface: str) -> str:
-    """The IPv4 broadcast address of an interface (SIOCGIFBRDADDR), as Heartbeat's bcast uses."""
-    interface_index(interface)
-    address = _ifreq_address(interface, SIOCGIFBRDADDR, "broadcast address")
-    if address == "0.0.0.0":
-        raise MediumUnavailable(f"interface {interface!r} has no IPv4 broadcast address")
-    return address
-
-
-def interface_address(interface: str) -> str:
-    """The primary IPv4 address of an interface."""
-    interface_index(interface)
-    return _ifreq_address(interface, SIOCGIFADDR, "address")
+from hbtwist.media.hostinfo import interface_index
+from hbtwist.media.interface import MediumUnavailable
 
 
 def open_udp_socket(
@@ -57,11 +18,12 @@ def open_udp_socket(
 
     Bound to `bind_address` (several nodes on one host) or to every address with
     SO_BINDTODEVICE, so that a datagram is attributed to the medium it really came through.
+    No SO_REUSEADDR: a port another process holds is refused (EADDRINUSE), never shared, so a
+    second daemon cannot silently take the first one's unicast datagrams.
     """
     index = interface_index(interface)
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 0x10)
@@ -77,9 +39,17 @@ def open_udp_socket(
         sock.setblocking(False)
     except OSError as error:
         sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise MediumUnavailable(
+                f"UDP port {port} on {interface} is in use by another process"
+                " (another heartbeat daemon?)"
+            ) from None
         raise MediumUnavailable(
             f"cannot open UDP port {port} on {interface}: {error.strerror}"
         ) from None
+    except MediumUnavailable:
+        sock.close()
+        raise
     return sock
 
 

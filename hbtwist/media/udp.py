@@ -6,10 +6,11 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from twisted.internet.error import InvalidAddressError, MessageLengthError
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from twisted.plugin import IPlugin
-from zope.interface import implementer
+from zope.interface import classImplements, implementer
 
 from hbtwist.config.media import (
     MEDIUM_PARSERS,
@@ -20,12 +21,39 @@ from hbtwist.config.media import (
     Ucast6Medium,
     UcastMedium,
 )
-from hbtwist.media import sockets
-from hbtwist.media.interface import Deliver, IMediumLink, IMediumType, MediumContext, Outgoing
+from hbtwist.media import hostinfo, sockets
+from hbtwist.media.guard import Receiver, send_failed
+from hbtwist.media.interface import IMedium, IMediumLink, IMediumType, MediumContext, Outgoing
 
 UdpMedium = BcastMedium | McastMedium | Mcast6Medium | UcastMedium | Ucast6Medium
 MAX_DATAGRAM = 65535
+SEND_ERRORS = (OSError, MessageLengthError, InvalidAddressError)
+"""What a UDP port's write raises: errno failures, too long a datagram, a bad address."""
 _log = Logger()
+
+for _kind in (BcastMedium, McastMedium, Mcast6Medium, UcastMedium, Ucast6Medium):
+    classImplements(_kind, IMedium)
+
+
+def destination(medium: UdpMedium) -> tuple[Any, ...]:
+    """Where `medium` sends; MediumUnavailable if this host cannot reach it (the host check)."""
+    if isinstance(medium, BcastMedium):
+        return (hostinfo.broadcast_address(medium.interface), medium.port)
+    if isinstance(medium, McastMedium):
+        hostinfo.interface_index(medium.interface)
+        return (medium.group, medium.port)
+    if isinstance(medium, Mcast6Medium):
+        return (medium.group, medium.port, 0, hostinfo.interface_index(medium.interface))
+    if isinstance(medium, Ucast6Medium):
+        scope = hostinfo.ipv6_scope(medium.interface, medium.peer, medium.scope)
+        return (medium.peer, medium.port, 0, scope)
+    hostinfo.interface_index(medium.interface)
+    return (hostinfo.resolve_ipv4(medium.peer), medium.port)
+
+
+def family_of(medium: UdpMedium) -> socket.AddressFamily:
+    """The address family of the medium's socket."""
+    return socket.AF_INET6 if isinstance(medium, (Mcast6Medium, Ucast6Medium)) else socket.AF_INET
 
 
 class SharedPort(DatagramProtocol):
@@ -33,32 +61,15 @@ class SharedPort(DatagramProtocol):
 
     noisy = False
 
-    def __init__(self, interface: str, deliver: Deliver) -> None:
+    def __init__(self, interface: str, receiver: Receiver) -> None:
         self.interface = interface
-        self._deliver = deliver
+        self.receiver = receiver
         self.users = 0
-        self.send_errors = 0
         self.port: Any = None
         """The adopted Twisted UDP port; its `socket` takes the options Twisted does not set."""
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:  # noqa: N802
-        self._deliver(datagram, self.interface, addr)
-
-    def write(self, datagram: bytes, address: tuple[Any, ...]) -> None:
-        """Send, counting (not raising) errors such as an unplugged cable."""
-        if self.transport is None:
-            return
-        try:
-            self.transport.write(datagram, address)
-        except OSError as error:
-            self.send_errors += 1
-            if self.send_errors in (1, 10, 100) or self.send_errors % 1000 == 0:
-                _log.warn(
-                    "Write error on {interface}: {error} ({count} so far). Is a cable unplugged?",
-                    interface=self.interface,
-                    error=error,
-                    count=self.send_errors,
-                )
+        self.receiver(datagram, self.interface, addr)
 
 
 def _shared_port(
@@ -68,7 +79,7 @@ def _shared_port(
     shared = context.shared.get(key)
     if shared is None:
         sock = sockets.open_udp_socket(family, interface, port, context.bind_address)
-        shared = SharedPort(interface, context.deliver)
+        shared = SharedPort(interface, Receiver(context.deliver))
         try:
             shared.port = context.reactor.adoptDatagramPort(sock.fileno(), family, shared, MAX_DATAGRAM)
         finally:
@@ -85,28 +96,23 @@ class UdpLink:
     def __init__(self, medium: UdpMedium, context: MediumContext) -> None:
         self.medium = medium
         self.name = medium.name
+        self.send_failures = 0
         self._context = context
         self._port: SharedPort | None = None
         self._destination: tuple[Any, ...] = ()
 
     def start(self) -> None:
         medium = self.medium
-        family = socket.AF_INET6 if isinstance(medium, (Mcast6Medium, Ucast6Medium)) else socket.AF_INET
-        self._port = port = _shared_port(self._context, family, medium.interface, medium.port)
-        sock = port.port.socket
-        if isinstance(medium, BcastMedium):
-            self._destination = (sockets.broadcast_address(medium.interface), medium.port)
-        elif isinstance(medium, McastMedium):
-            sockets.join_ipv4_group(sock, medium.group, medium.interface, medium.ttl, medium.loop)
-            self._destination = (medium.group, medium.port)
-        elif isinstance(medium, Mcast6Medium):
-            sockets.join_ipv6_group(sock, medium.group, medium.interface, medium.ttl, medium.loop)
-            self._destination = (medium.group, medium.port, 0, sockets.interface_index(medium.interface))
-        elif isinstance(medium, Ucast6Medium):
-            scope = sockets.interface_index(medium.scope or medium.interface)
-            self._destination = (medium.peer, medium.port, 0, scope)
-        else:
-            self._destination = (socket.gethostbyname(medium.peer), medium.port)
+        self._destination = destination(medium)
+        self._port = port = _shared_port(self._context, family_of(medium), medium.interface, medium.port)
+        try:
+            if isinstance(medium, McastMedium):
+                sockets.join_ipv4_group(port.port.socket, medium.group, medium.interface, medium.ttl, medium.loop)
+            elif isinstance(medium, Mcast6Medium):
+                sockets.join_ipv6_group(port.port.socket, medium.group, medium.interface, medium.ttl, medium.loop)
+        except Exception:
+            self.stop()
+            raise
         _log.info("{line} started", line=medium.describe())
 
     def stop(self) -> None:
@@ -121,8 +127,13 @@ class UdpLink:
             port.port.stopListening()
 
     def send(self, outgoing: Outgoing) -> None:
-        if self._port is not None:
-            self._port.write(outgoing.datagram, self._destination)
+        port = self._port
+        if port is None or port.transport is None:
+            return
+        try:
+            port.transport.write(outgoing.datagram, self._destination)
+        except SEND_ERRORS as error:
+            send_failed(self, error)
 
 
 @implementer(IPlugin, IMediumType)
@@ -138,11 +149,9 @@ class UdpMediumType:
         return MEDIUM_PARSERS[self.directive]
 
     def check_host(self, medium: UdpMedium) -> None:
-        """The interface must exist, and have a broadcast address for bcast."""
-        if isinstance(medium, BcastMedium):
-            sockets.broadcast_address(medium.interface)
-        else:
-            sockets.interface_index(medium.interface)
+        """The interface exists, bcast has a broadcast address, a ucast peer resolves and a
+        link-local ucast6 peer's scope is the medium's interface: what `start` needs."""
+        destination(medium)
 
     def open(self, medium: UdpMedium, context: MediumContext) -> UdpLink:
         """A link for one configured line."""

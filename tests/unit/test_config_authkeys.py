@@ -26,7 +26,7 @@ def write(tmp_path: Path, authkeys: str | bytes, mode: int = 0o600) -> Path:
 
 def load(tmp_path: Path, authkeys: str | bytes, mode: int = 0o600) -> ClusterConfig:
     """Load the directory `write` makes, as node alpha."""
-    return load_config(write(tmp_path, authkeys, mode), local_node="alpha", check_host=False)
+    return load_config(write(tmp_path, authkeys, mode), local_node="alpha")
 
 
 def errors(tmp_path: Path, authkeys: str, mode: int = 0o600) -> list[tuple[int | None, str]]:
@@ -203,7 +203,7 @@ def test_authkeys_missing(tmp_path: Path) -> None:
     directory = write(tmp_path, "")
     (directory / "authkeys").unlink()
     with pytest.raises(ConfigError) as raised:
-        load_config(directory, local_node="alpha", check_host=False)
+        load_config(directory, local_node="alpha")
     assert [str(problem) for problem in raised.value.problems] == [
         f"{directory / 'authkeys'}: file not found"
     ]

@@ -57,7 +57,7 @@ def supported(tmp_path_factory: pytest.TempPathFactory) -> ClusterConfig:
         f"#{text}" if any(text.startswith(start) for start in REFUSED) else text for text in SAMPLE_LINES
     ]
     directory = write(tmp_path_factory.mktemp("sample") / "ha.d", "\n".join(lines) + "\n")
-    return load_config(directory, local_node="ken3", check_host=False)
+    return load_config(directory, local_node="ken3")
 
 
 def test_sample_fixture_has_every_refused_directive() -> None:
@@ -70,7 +70,7 @@ def test_sample_refused_directives(tmp_path: Path) -> None:
     """The full sample is refused, with exactly one error per refused directive, at its line."""
     directory = write(tmp_path / "ha.d", SAMPLE.read_text())
     with pytest.raises(ConfigError) as raised:
-        load_config(directory, local_node="ken3", check_host=False)
+        load_config(directory, local_node="ken3")
     path = str(directory / "ha.cf")
     expected = [Problem(path, line_of(start), message) for start, message in REFUSED.items()]
     assert list(raised.value.problems) == sorted(expected, key=lambda problem: problem.line or 0)
@@ -80,7 +80,7 @@ def test_sample_refused_messages_name_file_and_line(tmp_path: Path) -> None:
     """Each refusal prints as FILE:LINE: directive: reason."""
     directory = write(tmp_path / "ha.d", SAMPLE.read_text())
     with pytest.raises(ConfigError) as raised:
-        load_config(directory, local_node="ken3", check_host=False)
+        load_config(directory, local_node="ken3")
     first = str(raised.value).splitlines()[0]
     line = line_of("stonith baytech")
     assert first == f"{directory / 'ha.cf'}:{line}: stonith: STONITH is not supported yet"

@@ -34,7 +34,7 @@ def write(directory: Path, ha_cf: str) -> Path:
 
 def load(tmp_path: Path, ha_cf: str, node: str = "alpha") -> ClusterConfig:
     """Load `ha_cf` as `node`, without host checks."""
-    return load_config(write(tmp_path / "ha.d", ha_cf), local_node=node, check_host=False)
+    return load_config(write(tmp_path / "ha.d", ha_cf), local_node=node)
 
 
 def errors(tmp_path: Path, ha_cf: str, node: str = "alpha") -> list[tuple[int | None, str]]:
@@ -393,5 +393,5 @@ def test_ha_cf_missing(tmp_path: Path) -> None:
     directory = write(tmp_path / "ha.d", "")
     (directory / "ha.cf").unlink()
     with pytest.raises(ConfigError) as raised:
-        load_config(directory, local_node="alpha", check_host=False)
+        load_config(directory, local_node="alpha")
     assert raised.value.problems == (Problem(str(directory / "ha.cf"), None, "file not found"),)

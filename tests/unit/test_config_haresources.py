@@ -26,7 +26,7 @@ def write(tmp_path: Path, haresources: str | None) -> Path:
 
 def load(tmp_path: Path, haresources: str | None) -> ClusterConfig:
     """Load the directory `write` makes, as node alpha."""
-    return load_config(write(tmp_path, haresources), local_node="alpha", check_host=False)
+    return load_config(write(tmp_path, haresources), local_node="alpha")
 
 
 def errors(tmp_path: Path, haresources: str) -> list[tuple[int | None, str]]:

@@ -47,19 +47,19 @@ def test_config_error_lists_problems_one_per_line() -> None:
 def test_local_node_from_nodeinfo(tmp_path: Path) -> None:
     """Without local_node, the first line of nodeinfo names this node (lower-cased)."""
     directory = write(tmp_path / "ha.d", nodeinfo="  Beta\nignored\n")
-    assert load_config(directory, check_host=False).local_node == "beta"
+    assert load_config(directory).local_node == "beta"
 
 
 def test_local_node_from_uname(tmp_path: Path) -> None:
     """Without local_node or nodeinfo, this node is `uname -n`, lower-cased."""
     name = os.uname().nodename.lower()
     directory = write(tmp_path / "ha.d", ha_cf=HA_CF + f"node {name}\n")
-    assert load_config(directory, check_host=False).local_node == name
+    assert load_config(directory).local_node == name
 
 
 def test_local_node_given_is_lower_cased(tmp_path: Path) -> None:
     """An explicit local_node is lower-cased like the node lines."""
-    config = load_config(write(tmp_path / "ha.d"), local_node="ALPHA", check_host=False)
+    config = load_config(write(tmp_path / "ha.d"), local_node="ALPHA")
     assert config.local_node == "alpha"
 
 
@@ -67,7 +67,7 @@ def test_empty_nodeinfo(tmp_path: Path) -> None:
     """An empty nodeinfo is a problem at its first line."""
     directory = write(tmp_path / "ha.d", nodeinfo="\n")
     with pytest.raises(ConfigError) as raised:
-        load_config(directory, check_host=False)
+        load_config(directory)
     assert raised.value.problems[0] == Problem(
         str(directory / "nodeinfo"), 1, "the first line must be this node's name"
     )
@@ -130,7 +130,7 @@ def test_summary(tmp_path: Path) -> None:
         ha_cf=HA_CF + "ucast lo 192.0.2.12\nserial /dev/ttyS0\nnode alpha\n",
         haresources="alpha 192.0.2.10 httpd\n",
     )
-    config = load_config(directory, local_node="alpha", check_host=False)
+    config = load_config(directory, local_node="alpha")
     assert summarize(config).splitlines() == [
         "local node: alpha",
         "nodes: alpha beta",
@@ -173,7 +173,7 @@ def test_any_bytes_give_a_config_or_problems(
         (directory / name).write_bytes(data)
     (directory / "authkeys").chmod(0o600)
     try:
-        load_config(directory, local_node="alpha", check_host=False)
+        load_config(directory, local_node="alpha")
     except ConfigError as error:
         assert error.problems
 
@@ -232,6 +232,6 @@ def test_directive_soup_gives_a_config_or_problems(tmp_path: Path, lines: list[s
     text = "\n".join(" ".join(lines[index : index + 4]) for index in range(0, len(lines), 4))
     directory = write(tmp_path / "soup", ha_cf=text + "\n")
     try:
-        load_config(directory, local_node="alpha", check_host=False)
+        load_config(directory, local_node="alpha")
     except ConfigError as error:
         assert error.problems

@@ -1,4 +1,7 @@
-"""ha.cf media lines (spec section 7): syntax, Heartbeat's limits, udpport/baud order, host checks."""
+"""ha.cf media lines (spec section 7): syntax, Heartbeat's limits, udpport/baud order.
+
+Checks against this host are in test_media_hostcheck.py.
+"""
 
 from __future__ import annotations
 
@@ -34,15 +37,15 @@ def write(tmp_path: Path, ha_cf: str) -> Path:
 
 
 def load(tmp_path: Path, ha_cf: str) -> ClusterConfig:
-    """Load HEAD + `ha_cf` as node alpha without host checks."""
-    return load_config(write(tmp_path, ha_cf), local_node="alpha", check_host=False)
+    """Load HEAD + `ha_cf` as node alpha."""
+    return load_config(write(tmp_path, ha_cf), local_node="alpha")
 
 
-def errors(tmp_path: Path, ha_cf: str, check_host: bool = False) -> list[tuple[int | None, str]]:
+def errors(tmp_path: Path, ha_cf: str) -> list[tuple[int | None, str]]:
     """The (line, message) of the errors of HEAD + `ha_cf`."""
     directory = write(tmp_path, ha_cf)
     with pytest.raises(ConfigError) as raised:
-        load_config(directory, local_node="alpha", check_host=check_host)
+        load_config(directory, local_node="alpha")
     assert {problem.path for problem in raised.value.problems} == {str(directory / "ha.cf")}
     return [(problem.line, problem.message) for problem in raised.value.problems]
 
@@ -212,33 +215,3 @@ def test_too_many_media(tmp_path: Path) -> None:
     """The 65th medium is refused (MAXMEDIA is 64)."""
     lines = "".join(f"ucast eth0 192.0.2.{number}\n" for number in range(1, 66))
     assert errors(tmp_path, lines) == [(67, "ucast: too many media (at most 64)")]
-
-
-def test_check_host_refuses_missing_interface(tmp_path: Path) -> None:
-    """With host checks an interface that does not exist here is an error at its line."""
-    assert errors(tmp_path, "bcast lo\nbcast nosuchif0\n", check_host=True) == [
-        (4, "bcast: no network interface 'nosuchif0' on this host")
-    ]
-
-
-def test_check_host_accepts_loopback(tmp_path: Path) -> None:
-    """With host checks, media on `lo` (and serial lines, not checked here) are accepted."""
-    directory = write(
-        tmp_path, "bcast lo\nucast lo 127.0.0.1\nmcast lo 239.0.0.9 694 0 1\nserial /dev/nonexistent\n"
-    )
-    config = load_config(directory, local_node="alpha", check_host=True)
-    assert len(config.hacf.media) == 4
-
-
-def test_check_host_ucast6_scope_must_be_the_interface(tmp_path: Path) -> None:
-    """A link-local ucast6 peer's %scope has to name the medium's own interface."""
-    assert errors(tmp_path, "ucast6 lo fe80::1%nosuchif0\n", check_host=True) == [
-        (3, "ucast6: scope 'nosuchif0' of fe80::1 is not interface 'lo'")
-    ]
-
-
-def test_check_host_unresolvable_peer(tmp_path: Path) -> None:
-    """With host checks a ucast peer name that does not resolve is an error."""
-    assert errors(tmp_path, "ucast lo no-such-host.invalid\n", check_host=True) == [
-        (3, "ucast: cannot resolve peer 'no-such-host.invalid'")
-    ]

@@ -19,7 +19,7 @@ def load(tmp_path: Path, timers: str) -> tuple[HaCf, list[tuple[int | None, str]
     keys = directory / "authkeys"
     keys.write_text("auth 1\n1 sha1 secret\n")
     keys.chmod(0o600)
-    config = load_config(directory, local_node="alpha", check_host=False)
+    config = load_config(directory, local_node="alpha")
     return config.hacf, [(warning.line, warning.message) for warning in config.warnings]
 
 

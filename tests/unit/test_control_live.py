@@ -53,7 +53,7 @@ from tests.simnet import SimNet
 
 spec = json.loads(sys.argv[1])
 globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
-config = load_config(spec["config_dir"], local_node="alpha", check_host=False)
+config = load_config(spec["config_dir"], local_node="alpha")
 net = SimNet(["alpha", "beta", "gamma"])
 engine = net.nodes["alpha"].engine
 node = FakeNode(engine, config)

@@ -92,7 +92,7 @@ class Cluster:
 
 def _config(directory: Path) -> ClusterConfig:
     write_config(directory, ha_cf=THREE_NODE_HA_CF, haresources="")
-    return load_config(directory, local_node="alpha", check_host=False)
+    return load_config(directory, local_node="alpha")
 
 
 @pytest.fixture

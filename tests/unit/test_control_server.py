@@ -33,7 +33,7 @@ NAMES = ["alpha", "beta", "gamma"]
 def cluster_config(directory: Path) -> ClusterConfig:
     """The ha.cf of the simulated cluster, loaded as node alpha."""
     write_config(directory, ha_cf=THREE_NODE_HA_CF, haresources="")
-    return load_config(directory, local_node="alpha", check_host=False)
+    return load_config(directory, local_node="alpha")
 
 
 def simulated(directory: Path, seconds: float = 6.0) -> tuple[SimNet, FakeNode, NodeView]:

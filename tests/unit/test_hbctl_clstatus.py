@@ -45,7 +45,7 @@ def view(tmp_path_factory: pytest.TempPathFactory) -> NodeView:
     )
     from hbtwist.config import load_config
 
-    config = load_config(directory, local_node="alpha", check_host=False)
+    config = load_config(directory, local_node="alpha")
     net = SimNet(["alpha", "beta", "gamma"])
     net.start()
     net.run(6.0)

@@ -37,7 +37,6 @@ def cluster(tmp_path: Path) -> tuple[SimNet, FakeNode, NodeView]:
     config = load_config(
         write_config(tmp_path / "ha.d", ha_cf=HA_CF, haresources=""),
         local_node="alpha",
-        check_host=False,
     )
     net = SimNet(["alpha", "beta"])
     engine = net.nodes["alpha"].engine
