@@ -2,16 +2,15 @@
 
 File lines are `<Mon dd HH:MM:SS> <node> heartbeat: [<pid>]: <LEVEL>: <text>`, syslog lines
 `heartbeat: [<pid>]: <LEVEL>: <text>` (Heartbeat's layout, which its Cluster Test Suite reads).
-A separate thread does the writing, so a slow disk or syslog never stalls the heartbeats.
+Twisted's log events become stdlib log records handed to a `QueueHandler`; a `QueueListener`
+thread does the writing, so a slow disk or syslog never stalls the heartbeats.
 """
 
 from __future__ import annotations
 
-import os
+import logging
 import queue
-import syslog
-import threading
-import time
+from logging.handlers import QueueHandler, QueueListener, SysLogHandler, WatchedFileHandler
 from typing import Any
 
 from twisted.application.service import Service
@@ -21,27 +20,88 @@ from zope.interface import implementer
 from hbtwist.config.model import LogSettings
 
 LEVELS = {
-    LogLevel.critical: "CRIT",
-    LogLevel.error: "ERROR",
-    LogLevel.warn: "WARN",
-    LogLevel.info: "info",
-    LogLevel.debug: "debug",
+    LogLevel.critical: (logging.CRITICAL, "CRIT"),
+    LogLevel.error: (logging.ERROR, "ERROR"),
+    LogLevel.warn: (logging.WARNING, "WARN"),
+    LogLevel.info: (logging.INFO, "info"),
+    LogLevel.debug: (logging.DEBUG, "debug"),
 }
-PRIORITIES = {
-    LogLevel.critical: syslog.LOG_CRIT,
-    LogLevel.error: syslog.LOG_ERR,
-    LogLevel.warn: syslog.LOG_WARNING,
-    LogLevel.info: syslog.LOG_INFO,
-    LogLevel.debug: syslog.LOG_DEBUG,
-}
-_STOP = None
+"""Twisted level: (stdlib level, Heartbeat's word for it)."""
+DATE_FORMAT = "%b %d %H:%M:%S"
+SYSLOG_ADDRESS = "/dev/log"
 
 
-def file_line(event: dict[str, Any], node: str, pid: int) -> str:
-    """One event as a line of Heartbeat's log files."""
-    stamp = time.strftime("%b %d %H:%M:%S", time.localtime(event.get("log_time", time.time())))
-    level = LEVELS.get(event.get("log_level", LogLevel.info), "info")
-    return f"{stamp} {node} heartbeat: [{pid}]: {level}: {formatEvent(event)}\n"
+def record_of(event: dict[str, Any]) -> logging.LogRecord:
+    """One Twisted log event as a stdlib record: its time, level, text and Heartbeat level word."""
+    level, word = LEVELS.get(event.get("log_level", LogLevel.info), LEVELS[LogLevel.info])
+    record = logging.LogRecord("heartbeat", level, "", 0, formatEvent(event), None, None)
+    created = event.get("log_time")
+    if created is not None:
+        record.created = created
+        record.msecs = (created - int(created)) * 1000
+    record.__dict__["hblevel"] = word
+    return record
+
+
+def file_formatter(node: str) -> logging.Formatter:
+    """Heartbeat's log file line for node `node`."""
+    prefix = node.replace("%", "%%")
+    return logging.Formatter(
+        f"%(asctime)s {prefix} heartbeat: [%(process)d]: %(hblevel)s: %(message)s", DATE_FORMAT
+    )
+
+
+SYSLOG_FORMAT = logging.Formatter("heartbeat: [%(process)d]: %(hblevel)s: %(message)s")
+
+
+class _DropFailures(logging.Handler):
+    """A write that fails (disk full, no syslog) is dropped: logging never stops the node."""
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Write the record, or drop it if the file cannot even be opened."""
+        try:
+            return bool(super().handle(record))
+        except OSError:
+            return False
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
+        """Drop the record."""
+
+
+class _File(_DropFailures, WatchedFileHandler):
+    """A log file, reopened when logrotate moves it away."""
+
+
+class _Syslog(_DropFailures, SysLogHandler):
+    """The local syslog socket."""
+
+
+def facility_of(name: str | None) -> int | None:
+    """The syslog facility called `name` (`local0`, `daemon`...), None for none or unknown."""
+    if not name or name == "none":
+        return None
+    return SysLogHandler.facility_names.get(name.lower())
+
+
+def handlers_for(
+    settings: LogSettings, node: str, syslog_address: str = SYSLOG_ADDRESS
+) -> list[logging.Handler]:
+    """One handler per place ha.cf names: debug lines go to the debug file only."""
+    handlers: list[logging.Handler] = []
+    wanted = ((settings.logfile, logging.INFO), (settings.debugfile, logging.DEBUG))
+    for path, level in wanted:
+        if path:
+            handler: logging.Handler = _File(path, encoding="utf-8", delay=True)
+            handler.setLevel(level)
+            handler.setFormatter(file_formatter(node))
+            handlers.append(handler)
+    facility = facility_of(settings.facility)
+    if facility is not None:
+        handler = _Syslog(syslog_address, facility)
+        handler.setLevel(logging.INFO)
+        handler.setFormatter(SYSLOG_FORMAT)
+        handlers.append(handler)
+    return handlers
 
 
 class HeartbeatLogService(Service):
@@ -49,72 +109,46 @@ class HeartbeatLogService(Service):
 
     name = "hblog"
 
-    def __init__(self, settings: LogSettings, node: str) -> None:
+    def __init__(
+        self, settings: LogSettings, node: str, syslog_address: str = SYSLOG_ADDRESS
+    ) -> None:
         self.settings = settings
         self.node = node
-        self._queue: queue.SimpleQueue[tuple[str | None, int, str] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._observer = _Observer(self)
+        self.syslog_address = syslog_address
+        self._records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        self._enqueue = QueueHandler(self._records)
+        self._listener: QueueListener | None = None
+        self._observer = _Observer(self._enqueue)
 
     @property
     def wanted(self) -> bool:
         """Whether ha.cf names anywhere to log."""
         settings = self.settings
-        return bool(settings.logfile or settings.debugfile or _facility(settings.facility))
+        return bool(settings.logfile or settings.debugfile or facility_of(settings.facility))
 
     def startService(self) -> None:  # noqa: N802
         super().startService()
-        facility = _facility(self.settings.facility)
-        if facility is not None:
-            syslog.openlog("heartbeat", 0, facility)
-        self._thread = threading.Thread(target=self._write, name="hbtwist-log", daemon=True)
-        self._thread.start()
+        handlers = handlers_for(self.settings, self.node, self.syslog_address)
+        self._listener = QueueListener(self._records, *handlers, respect_handler_level=True)
+        self._listener.start()
         globalLogPublisher.addObserver(self._observer)
 
     def stopService(self) -> None:  # noqa: N802
         globalLogPublisher.removeObserver(self._observer)
-        self._queue.put(_STOP)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()
+            for handler in listener.handlers:
+                handler.close()
         super().stopService()
-
-    def observe(self, event: dict[str, Any]) -> None:
-        """Queue one event for the writer thread (never blocks)."""
-        level = event.get("log_level", LogLevel.info)
-        line = file_line(event, self.node, os.getpid())
-        if level is LogLevel.debug:
-            self._queue.put((self.settings.debugfile, PRIORITIES[level], line))
-            return
-        for path in {self.settings.logfile, self.settings.debugfile} - {None}:
-            self._queue.put((path, PRIORITIES.get(level, syslog.LOG_INFO), line))
-        if _facility(self.settings.facility) is not None:
-            self._queue.put((None, PRIORITIES.get(level, syslog.LOG_INFO), line))
-
-    def _write(self) -> None:
-        while (item := self._queue.get()) is not _STOP:
-            path, priority, line = item
-            try:
-                if path is None:
-                    syslog.syslog(priority, line.split(" heartbeat: ", 1)[1].rstrip("\n"))
-                else:
-                    with open(path, "a", encoding="utf-8") as target:
-                        target.write(line)
-            except OSError:
-                continue
 
 
 @implementer(ILogObserver)
 class _Observer:
-    """The log observer handing events to the service."""
+    """Hands each Twisted log event to the queue as a stdlib record (never blocks)."""
 
-    def __init__(self, service: HeartbeatLogService) -> None:
-        self._service = service
+    def __init__(self, target: QueueHandler) -> None:
+        self._target = target
 
     def __call__(self, event: dict[str, Any]) -> None:
-        self._service.observe(event)
-
-
-def _facility(name: str | None) -> int | None:
-    if not name or name == "none":
-        return None
-    return getattr(syslog, f"LOG_{name.upper()}", None)
+        self._target.handle(record_of(event))
