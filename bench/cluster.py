@@ -86,17 +86,17 @@ def detection_times(workdir: Path, rounds: int) -> list[float]:
         for _ in range(rounds):
             all_active([survivor, victim], ["n1", "n2"], timeout=30)
             time.sleep(6)
-            seen = len(survivor.events("NodeStatusChanged"))
+            seen = len(survivor.events("node_status_changed"))
             killed_at = time.time()
             victim.kill(signal.SIGKILL)
             victim.wait()
             survivor.wait_for(lambda view: view.nodes.get("n2") == "dead", timeout=10)
             death = next(
                 event
-                for event in survivor.events("NodeStatusChanged")[seen:]
+                for event in survivor.events("node_status_changed")[seen:]
                 if event["node"] == "n2" and event["new"] == "dead"
             )
-            times.append(float(death["log_time"]) - killed_at)
+            times.append(float(death["time"]) - killed_at)
             victim = lab.restart(victim)
     return times
 

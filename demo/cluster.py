@@ -71,7 +71,7 @@ def start_node(name: str, index: int, workdir: Path, port: int) -> subprocess.Po
     (config / "authkeys").chmod(0o600)
     twistd = Path(sys.executable).with_name("twistd")
     command = [
-        str(twistd), "-n", "--pidfile=", "--logger", "hbtwist.control.jsonlog.json",
+        str(twistd), "-n", "--pidfile=", "--logger", "hbtwist.control.jsonlog.observer",
         "heartbeat", "--config-dir", str(config), "--state-dir", str(workdir / name / "state"),
         "--node-name", name, "--bind-address", f"127.0.0.{index}",
         "--control-socket", str(workdir / name / "control.sock"),
@@ -81,14 +81,14 @@ def start_node(name: str, index: int, workdir: Path, port: int) -> subprocess.Po
 
 def apply(view: View, event: dict[str, object]) -> str | None:
     """Update a view with one JSON log event; return a line to show, if the event matters."""
-    kind = event.get("hb_event")
-    if kind == "NodeStatusChanged":
+    kind = event.get("event")
+    if kind == "node_status_changed":
         view.nodes[str(event["node"])] = str(event["new"])
         return f"node {event['node']} is {event['new']}"
-    if kind == "LinkStatusChanged":
+    if kind == "link_status_changed":
         view.links[(str(event["node"]), str(event["link"]))] = str(event["new"])
         return f"link {event['node']}:{event['link']} {event['new']}"
-    if kind in ("NodeRestarted", "LocalStall", "LateHeartbeat", "ShutdownNotice"):
+    if kind in ("node_restarted", "local_stall", "late_heartbeat", "shutdown_notice"):
         return f"{kind} {event.get('node', '')}".rstrip()
     return None
 

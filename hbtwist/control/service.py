@@ -17,9 +17,9 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import lockfile
 
 from hbtwist.control import DEFAULT_SOCKET, tls
+from hbtwist.control.access import IClusterNode
 from hbtwist.control.listener import ListenerService
 from hbtwist.control.server import ControlFactory
-from hbtwist.control.access import IClusterNode
 from hbtwist.control.view import NodeView
 
 __all__ = ["DEFAULT_SOCKET", "ControlSetupError", "control_services"]

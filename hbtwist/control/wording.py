@@ -37,10 +37,10 @@ def wording(event: events.Event, local: str) -> tuple[LogLevel, str]:
             return LogLevel.error, text
         case events.ShutdownNotice():
             return LogLevel.info, "Received shutdown notice from '{node}'."
-    return LogLevel.info, type(event).__name__
+    return LogLevel.info, events.event_name(event)
 
 
 def log_event(log: Logger, event: events.Event, local: str) -> None:
-    """Emit one event as a log line carrying the event's fields and its kind."""
+    """Emit one event as a log line carrying the event's fields and, as `hb_event`, its wire name."""
     level, text = wording(event, local)
-    log.emit(level, text, hb_event=type(event).__name__, **asdict(event))
+    log.emit(level, text, hb_event=events.event_name(event), **asdict(event))

@@ -426,7 +426,7 @@ class Lab:
             "-n",
             "--pidfile=",
             "--logger",
-            "hbtwist.control.jsonlog.json",
+            "hbtwist.control.jsonlog.observer",
             "heartbeat",
             "--config-dir",
             str(config_dir),

@@ -1,4 +1,4 @@
-"""A daemon started by the lab, and what its JSON log says (`hb_event` records)."""
+"""A daemon started by the lab, and what its JSON log says (`event` records)."""
 
 from __future__ import annotations
 
@@ -36,16 +36,12 @@ class View:
 
 def describe_event(event: dict[str, Any]) -> str:
     """One readable line for a JSON log record."""
-    stamp = event.get("log_time")
+    stamp = event.get("time")
     when = "?"
     if isinstance(stamp, (int, float)):
         when = time.strftime("%H:%M:%S", time.localtime(stamp)) + f".{int(stamp * 1000) % 1000:03d}"
-    text = event.get("log_format", "")
-    try:
-        text = text.format(**event)
-    except Exception:  # noqa: BLE001 - a readable fallback is all that is needed
-        pass
-    kind = event.get("hb_event")
+    text = event.get("text", "")
+    kind = event.get("event")
     return f"{when} {'[' + kind + '] ' if kind else ''}{text}"
 
 
@@ -111,16 +107,16 @@ class Node:
             try:
                 self._records.append(json.loads(line))
             except ValueError:
-                self._records.append({"log_format": "unparsable log line: {line}", "line": repr(line)})
+                self._records.append({"text": f"unparsable log line: {line!r}"})
         return self._records
 
     def events(self, kind: str | None = None, **fields: Any) -> list[dict[str, Any]]:
-        """The node events (records with `hb_event`), optionally of one kind and matching fields."""
+        """The node events (records with `event`), optionally of one kind and matching fields."""
         return [
             record
             for record in self.records()
-            if "hb_event" in record
-            and (kind is None or record["hb_event"] == kind)
+            if "event" in record
+            and (kind is None or record["event"] == kind)
             and all(record.get(key) == value for key, value in fields.items())
         ]
 
@@ -128,13 +124,13 @@ class Node:
         """The latest status of every node and every (node, link), as this node reported them."""
         view = View()
         for event in self.events():
-            kind = event["hb_event"]
-            if kind == "NodeStatusChanged":
+            kind = event["event"]
+            if kind == "node_status_changed":
                 view.nodes[event["node"]] = event["new"]
                 view.generations[event["node"]] = event["generation"]
-            elif kind == "LinkStatusChanged":
+            elif kind == "link_status_changed":
                 view.links[(event["node"], event["link"])] = event["new"]
-            elif kind == "NodeRestarted":
+            elif kind == "node_restarted":
                 view.generations[event["node"]] = event["new_generation"]
         return view
 
@@ -188,7 +184,7 @@ class Node:
         deadline = time.monotonic() + timeout
         while True:
             for event in self.events(kind, **fields):
-                if since is None or event.get("log_time", 0) >= since:
+                if since is None or event.get("time", 0) >= since:
                     return event
             if not self.running:
                 raise LabError(f"{self.name} exited while waiting for {kind} {fields}\n{self.tail()}")

@@ -28,8 +28,8 @@ def _status_changes(cluster: Cluster, since: float) -> list[tuple[str, dict]]:
     return [
         (name, event)
         for name, node in cluster.nodes.items()
-        for event in node.events("NodeStatusChanged")
-        if event["log_time"] >= since
+        for event in node.events("node_status_changed")
+        if event["time"] >= since
     ]
 
 
@@ -39,8 +39,8 @@ def test_three_nodes_all_active_all_links_up(cluster: Cluster) -> None:
     for name, node in cluster.nodes.items():
         view = node.view()
         assert cluster.all_up(name, view), f"{name}: {view}"
-        assert len(node.events("CommUp")) == 1
-        assert not node.events("NodeStatusChanged", new="dead"), node.tail()
+        assert len(node.events("comm_up")) == 1
+        assert not node.events("node_status_changed", new="dead"), node.tail()
         # n3 has no serial line; nobody reports one to or from it.
         assert not [
             key for key in view.links if key[1] not in ("eth0", "eth1") and "n3" in (name, key[0])
@@ -57,9 +57,9 @@ def test_lan_b_cut_reported_within_deadtime(cluster: Cluster, report: Report) ->
     detected = {}
     for observer, peer in pairs:
         event = nodes[observer].wait_event(
-            "LinkStatusChanged", timeout=5.0, since=cut, node=peer, link="eth1", new="dead"
+            "link_status_changed", timeout=5.0, since=cut, node=peer, link="eth1", new="dead"
         )
-        detected[f"{observer} sees {peer}:eth1 dead"] = event["log_time"] - cut
+        detected[f"{observer} sees {peer}:eth1 dead"] = event["time"] - cut
     time.sleep(1.0)  # stay cut a while: nothing else may change
     _figures(report, f"LAN B cut detection (limit {DETECTION_LIMIT * 1000:.0f} ms)", detected)
     for label, seconds in detected.items():
@@ -74,9 +74,9 @@ def test_lan_b_cut_reported_within_deadtime(cluster: Cluster, report: Report) ->
     healed = {}
     for observer, peer in pairs:
         event = nodes[observer].wait_event(
-            "LinkStatusChanged", timeout=5.0, since=heal, node=peer, link="eth1", new="up"
+            "link_status_changed", timeout=5.0, since=heal, node=peer, link="eth1", new="up"
         )
-        healed[f"{observer} sees {peer}:eth1 up"] = event["log_time"] - heal
+        healed[f"{observer} sees {peer}:eth1 up"] = event["time"] - heal
     _figures(report, "LAN B heal", healed)
     cluster.wait_all_up(timeout=5.0)
     assert _status_changes(cluster, cut) == []
@@ -92,9 +92,9 @@ def test_serial_cut_and_reconnect(cluster: Cluster, report: Report) -> None:
     detected = {}
     for observer, peer in pairs:
         event = nodes[observer].wait_event(
-            "LinkStatusChanged", timeout=5.0, since=cut, node=peer, link=ttys[observer], new="dead"
+            "link_status_changed", timeout=5.0, since=cut, node=peer, link=ttys[observer], new="dead"
         )
-        detected[f"{observer} sees {peer}:tty dead"] = event["log_time"] - cut
+        detected[f"{observer} sees {peer}:tty dead"] = event["time"] - cut
     _figures(report, f"serial cut detection (limit {DETECTION_LIMIT * 1000:.0f} ms)", detected)
     for label, seconds in detected.items():
         assert 0 < seconds <= DETECTION_LIMIT, f"{label} after {seconds:.3f} s"
@@ -103,14 +103,14 @@ def test_serial_cut_and_reconnect(cluster: Cluster, report: Report) -> None:
     healed = {}
     for observer, peer in pairs:
         event = nodes[observer].wait_event(
-            "LinkStatusChanged",
+            "link_status_changed",
             timeout=SERIAL_REOPEN_LIMIT,
             since=heal,
             node=peer,
             link=ttys[observer],
             new="up",
         )
-        healed[f"{observer} sees {peer}:tty up"] = event["log_time"] - heal
+        healed[f"{observer} sees {peer}:tty up"] = event["time"] - heal
     _figures(report, "serial reconnect", healed)
     cluster.wait_all_up(timeout=5.0)
     assert _status_changes(cluster, cut) == [], "a node status changed during the serial cut"
@@ -127,9 +127,9 @@ def test_isolated_node_declared_dead_then_back(cluster: Cluster, report: Report)
     detected = {}
     for observer, peer in pairs:
         event = nodes[observer].wait_event(
-            "NodeStatusChanged", timeout=5.0, since=cut, node=peer, new="dead"
+            "node_status_changed", timeout=5.0, since=cut, node=peer, new="dead"
         )
-        detected[f"{observer} sees {peer} dead"] = event["log_time"] - cut
+        detected[f"{observer} sees {peer} dead"] = event["time"] - cut
     _figures(report, f"isolation detection (limit {DETECTION_LIMIT * 1000:.0f} ms)", detected)
     for label, seconds in detected.items():
         assert 0 < seconds <= DETECTION_LIMIT, f"{label} after {seconds:.3f} s"
@@ -141,9 +141,9 @@ def test_isolated_node_declared_dead_then_back(cluster: Cluster, report: Report)
     back = {}
     for observer, peer in pairs:
         event = nodes[observer].wait_event(
-            "NodeStatusChanged", timeout=5.0, since=heal, node=peer, new="active"
+            "node_status_changed", timeout=5.0, since=heal, node=peer, new="active"
         )
-        back[f"{observer} sees {peer} active"] = event["log_time"] - heal
+        back[f"{observer} sees {peer} active"] = event["time"] - heal
     _figures(report, "isolation healed", back)
     cluster.wait_all_up(timeout=5.0)
 
@@ -162,32 +162,32 @@ def test_killed_node_restarts_with_new_generation(cluster: Cluster, report: Repo
     deaths = {}
     for observer in ("n1", "n3"):
         deaths[observer] = nodes[observer].wait_event(
-            "NodeStatusChanged", timeout=5.0, since=killed, node="n2", new="dead"
+            "node_status_changed", timeout=5.0, since=killed, node="n2", new="dead"
         )
     _figures(
         report,
         "kill -9 detection",
-        {f"{o} sees n2 dead": e["log_time"] - killed for o, e in deaths.items()},
+        {f"{o} sees n2 dead": e["time"] - killed for o, e in deaths.items()},
     )
     for observer, event in deaths.items():
-        assert event["log_time"] - killed <= DETECTION_LIMIT, f"{observer}: {event}"
+        assert event["time"] - killed <= DETECTION_LIMIT, f"{observer}: {event}"
 
     restarted_at = time.time()
     new = lab.restart(old)
     nodes["n2"] = new
     for observer in ("n1", "n3"):
         node = nodes[observer]
-        restart = node.wait_event("NodeRestarted", timeout=10.0, since=killed, node="n2")
+        restart = node.wait_event("node_restarted", timeout=10.0, since=killed, node="n2")
         assert restart["old_generation"] == generation
         assert restart["new_generation"] > generation
         active = node.wait_event(
-            "NodeStatusChanged", timeout=10.0, since=restart["log_time"], node="n2", new="active"
+            "node_status_changed", timeout=10.0, since=restart["time"], node="n2", new="active"
         )
-        assert deaths[observer]["log_time"] <= restart["log_time"] <= active["log_time"]
+        assert deaths[observer]["time"] <= restart["time"] <= active["time"]
         assert node.view().generations["n2"] == restart["new_generation"]
         report(
             f"{observer}: n2 generation {generation} -> {restart['new_generation']}, "
-            f"active {active['log_time'] - restarted_at:.2f} s after the restart command"
+            f"active {active['time'] - restarted_at:.2f} s after the restart command"
         )
     new.wait_for(lambda view: cluster.all_up("n2", view), timeout=10.0, what="n2 sees all up")
     cluster.wait_all_up(timeout=5.0)
@@ -201,17 +201,17 @@ def test_graceful_shutdown_reported_at_once(cluster: Cluster, report: Report) ->
     nodes["n3"].kill(signal.SIGTERM)
     # twistd stops its reactor on SIGTERM, then exits by that same signal.
     assert nodes["n3"].wait() in (0, -signal.SIGTERM), nodes["n3"].tail()
-    assert [r for r in nodes["n3"].records() if "shutdown complete" in r.get("log_format", "")], nodes[
+    assert [r for r in nodes["n3"].records() if "shutdown complete" in r.get("text", "")], nodes[
         "n3"
     ].tail()
     notices = {}
     for observer in ("n1", "n2"):
         node = nodes[observer]
-        notice = node.wait_event("ShutdownNotice", timeout=5.0, since=stopped, node="n3")
-        dead = node.wait_event("NodeStatusChanged", timeout=5.0, since=stopped, node="n3", new="dead")
-        assert notice["log_time"] <= dead["log_time"] < stopped + DEADTIME_MS / 1000, node.tail()
-        notices[observer] = notice["log_time"] - stopped
+        notice = node.wait_event("shutdown_notice", timeout=5.0, since=stopped, node="n3")
+        dead = node.wait_event("node_status_changed", timeout=5.0, since=stopped, node="n3", new="dead")
+        assert notice["time"] <= dead["time"] < stopped + DEADTIME_MS / 1000, node.tail()
+        notices[observer] = notice["time"] - stopped
     _figures(report, "shutdown notice after SIGTERM", notices)
     time.sleep(2 * KEEPALIVE_MS / 1000)  # let every medium's copy arrive
-    repeated = {name: len(nodes[name].events("ShutdownNotice", node="n3")) for name in ("n1", "n2")}
+    repeated = {name: len(nodes[name].events("shutdown_notice", node="n3")) for name in ("n1", "n2")}
     assert repeated == {"n1": 1, "n2": 1}

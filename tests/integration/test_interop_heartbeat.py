@@ -125,7 +125,7 @@ class Pair:
 
     def settle(self) -> None:
         """Wait until both nodes advertise their real deadtime (their start-up periods are over)."""
-        tw_started = self.tw.events("NodeStatusChanged", node=TW, new="up")[0]["log_time"]
+        tw_started = self.tw.events("node_status_changed", node=TW, new="up")[0]["time"]
         started = max(tw_started, self.hb.started_at or 0.0)
         remaining = started + STARTUP_SECONDS + 3 * KEEPALIVE_MS / 1000 - time.time()
         if remaining > 0:
@@ -168,8 +168,8 @@ def _status_changes(node: Node, of: str, since: float) -> list[tuple[str, str]]:
     """(old, new) of every status change of node `of` that `node` logged at or after `since`."""
     return [
         (event["old"], event["new"])
-        for event in node.events("NodeStatusChanged", node=of)
-        if event["log_time"] >= since
+        for event in node.events("node_status_changed", node=of)
+        if event["time"] >= since
     ]
 
 
@@ -199,11 +199,11 @@ def test_both_sides_report_each_other_active_with_both_links_up(pair: Pair) -> N
 
     view = tw.view()
     assert pair.hbtwist_sees_all_up(view), f"{view}\n{pair.context()}"
-    assert len(tw.events("CommUp")) == 1
-    assert not tw.events("NodeStatusChanged", new="dead"), pair.context()
+    assert len(tw.events("comm_up")) == 1
+    assert not tw.events("node_status_changed", new="dead"), pair.context()
     time.sleep(2 * DEADTIME_MS / 1000)  # a while of steady heartbeats: still nothing to complain about
     assert pair.real_sees_all_up() and pair.hbtwist_sees_all_up(tw.view()), pair.context()
-    assert not tw.events("LateHeartbeat"), pair.context()
+    assert not tw.events("late_heartbeat"), pair.context()
     assert _unexpected_complaints(hb) == [], pair.context()
 
 
@@ -214,10 +214,12 @@ def test_lan_b_cut_kills_only_the_eth1_links(pair: Pair, report) -> None:
     pair.settle()
     mark = hb.log_mark()
     cut = pair.lab.cut(pair.tw_host, "b")
-    event = tw.wait_event("LinkStatusChanged", timeout=10.0, since=cut, node=HB, link="eth1", new="dead")
+    event = tw.wait_event(
+        "link_status_changed", timeout=10.0, since=cut, node=HB, link="eth1", new="dead"
+    )
     seen_by_real = hb.wait_link_status(TW, "eth1", "dead", timeout=10.0)
     detected = {
-        "hbtwist sees hb1:eth1 dead": event["log_time"] - cut,
+        "hbtwist sees hb1:eth1 dead": event["time"] - cut,
         "Heartbeat sees tw1:eth1 dead": seen_by_real - cut,
     }
     _figures(report, f"LAN B cut (limit {DETECTION_LIMIT * 1000:.0f} ms)", detected)
@@ -236,13 +238,15 @@ def test_lan_b_cut_kills_only_the_eth1_links(pair: Pair, report) -> None:
     assert not hb.log_lines(f"node {TW}: is dead", since=mark), pair.context()
 
     heal = pair.lab.heal(pair.tw_host, "b")
-    event = tw.wait_event("LinkStatusChanged", timeout=10.0, since=heal, node=HB, link="eth1", new="up")
+    event = tw.wait_event(
+        "link_status_changed", timeout=10.0, since=heal, node=HB, link="eth1", new="up"
+    )
     seen_by_real = hb.wait_link_status(TW, "eth1", "up", timeout=10.0)
     _figures(
         report,
         "LAN B heal",
         {
-            "hbtwist sees hb1:eth1 up": event["log_time"] - heal,
+            "hbtwist sees hb1:eth1 up": event["time"] - heal,
             "Heartbeat sees tw1:eth1 up": seen_by_real - heal,
         },
     )
@@ -259,14 +263,14 @@ def test_killed_real_heartbeat_is_declared_dead_by_hbtwist(pair: Pair, report) -
     assert hb.kill() == 128 + signal.SIGKILL, pair.context()
     assert hb.processes() == [], "processes of the real daemon outlived it"
     view = tw.wait_for(_hb1_gone, DETECTION_LIMIT, "hb1 and its links dead")
-    dead_at = tw.events("NodeStatusChanged", node=HB, new="dead")[0]["log_time"]
+    dead_at = tw.events("node_status_changed", node=HB, new="dead")[0]["time"]
     _figures(
         report,
         f"real Heartbeat killed (deadtime {DEADTIME_MS} ms)",
         {"hbtwist reports hb1 dead": dead_at - killed},
     )
     assert dead_at - killed >= (DEADTIME_MS - KEEPALIVE_MS) / 1000 - 0.1, "dead before its deadtime"
-    assert not tw.events("ShutdownNotice"), pair.context()
+    assert not tw.events("shutdown_notice"), pair.context()
     assert view.node(TW) == "active"
     time.sleep(1.0)
     assert tw.running and _hb1_gone(tw.view()), pair.context()
@@ -297,9 +301,9 @@ def test_clean_shutdown_of_real_heartbeat_is_seen_by_hbtwist(pair: Pair, report)
     assert hb.processes() == [], "processes of the real daemon outlived it"
     assert hb.log_lines("Heartbeat shutdown in progress."), pair.context()
     assert not hb.log_lines("Shutdown delayed"), pair.context()
-    tw.wait_event("ShutdownNotice", timeout=2.0, since=stopped, node=HB)
+    tw.wait_event("shutdown_notice", timeout=2.0, since=stopped, node=HB)
     tw.wait_for(_hb1_gone, DETECTION_LIMIT + exited - stopped, "hb1 and its links dead")
-    dead_at = tw.events("NodeStatusChanged", node=HB, new="dead")[-1]["log_time"]
+    dead_at = tw.events("node_status_changed", node=HB, new="dead")[-1]["time"]
     _figures(
         report,
         "real Heartbeat stopped",
@@ -310,7 +314,7 @@ def test_clean_shutdown_of_real_heartbeat_is_seen_by_hbtwist(pair: Pair, report)
     view = tw.view()
     assert tw.running, pair.context()
     assert _hb1_gone(view) and view.node(TW) == "active", f"{view}\n{pair.context()}"
-    assert len(tw.events("ShutdownNotice", node=HB)) == 1, pair.context()
+    assert len(tw.events("shutdown_notice", node=HB)) == 1, pair.context()
     assert _status_changes(tw, HB, stopped) == [("active", "dead")], pair.context()
 
 
@@ -349,8 +353,8 @@ def test_malformed_datagrams_leave_hbtwist_running(pair: Pair) -> None:
         return [
             record
             for record in tw.records()
-            if str(record.get("log_format", "")).startswith("Dropped")
-            and record.get("log_time", 0) >= sent_at
+            if str(record.get("text", "")).startswith("Dropped")
+            and record.get("time", 0) >= sent_at
         ]
 
     deadline = time.monotonic() + 5.0

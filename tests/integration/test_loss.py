@@ -42,17 +42,17 @@ def test_no_false_death_under_twenty_percent_loss(cluster: Cluster, report: Repo
         )
     late: Counter[str] = Counter()
     for name, node in nodes.items():
-        for event in node.events("LateHeartbeat"):
+        for event in node.events("late_heartbeat"):
             late[f"{name} from {event['node']}{' (critical)' if event['critical'] else ''}"] += 1
     report(f"late-heartbeat warnings: {sum(late.values())} {dict(sorted(late.items()))}")
     link_deaths = Counter(
         f"{name} {e['node']}:{e['link']}"
         for name, node in nodes.items()
-        for e in node.events("LinkStatusChanged", new="dead")
-        if e["log_time"] >= wall_start
+        for e in node.events("link_status_changed", new="dead")
+        if e["time"] >= wall_start
     )
     report(f"link-dead reports: {sum(link_deaths.values())} {dict(sorted(link_deaths.items()))}")
-    stalls = {name: len(node.events("LocalStall")) for name, node in nodes.items()}
+    stalls = {name: len(node.events("local_stall")) for name, node in nodes.items()}
     report(f"local stalls: {stalls}")
 
     assert duration >= DURATION_SECONDS
@@ -61,7 +61,7 @@ def test_no_false_death_under_twenty_percent_loss(cluster: Cluster, report: Repo
     deaths = [
         (name, event)
         for name, node in nodes.items()
-        for event in node.events("NodeStatusChanged")
+        for event in node.events("node_status_changed")
         if event["new"] == "dead"
     ]
     assert deaths == [], f"nodes reported dead under loss: {deaths}"

@@ -228,12 +228,12 @@ def test_ten_thousand_messages_under_thirty_percent_loss(lab: Lab, report: Repor
     deaths = [
         (name, event["node"])
         for name, node in nodes.items()
-        for event in node.events("NodeStatusChanged", new="dead")
-        if event["log_time"] >= wall_start
+        for event in node.events("node_status_changed", new="dead")
+        if event["time"] >= wall_start
     ]
     stalls = {
         name: [
-            event["stalled_ms"] for event in node.events("LocalStall") if event["log_time"] >= wall_start
+            event["stalled_ms"] for event in node.events("local_stall") if event["time"] >= wall_start
         ]
         for name, node in nodes.items()
     }
@@ -254,7 +254,7 @@ def test_ten_thousand_messages_under_thirty_percent_loss(lab: Lab, report: Repor
             assert seqs == sorted(set(seqs)), f"{name}: sequence numbers repeat or go back"
     for node in nodes.values():
         assert node.running, node.tail()
-        assert node.events("MessagesLost") == [], node.events("MessagesLost")[:5]
+        assert node.events("messages_lost") == [], node.events("messages_lost")[:5]
     assert deaths == [], f"nodes falsely reported dead while messages flowed: {deaths}"
     extra = [name for name in NAMES if len(read_lines(outputs[name])) != MESSAGES]
     assert extra == [], f"listeners with extra lines: {extra}"

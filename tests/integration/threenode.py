@@ -101,8 +101,8 @@ def startup_deadtimes(lab: Lab, node: Node) -> dict[str, int]:
 
 def engine_start(node: Node) -> float:
     """When `node`'s engine started (it set its own status to `up`)."""
-    node.wait_event("NodeStatusChanged", timeout=15.0, node=node.name, new="up")
-    return float(node.events("NodeStatusChanged", node=node.name, new="up")[-1]["log_time"])
+    node.wait_event("node_status_changed", timeout=15.0, node=node.name, new="up")
+    return float(node.events("node_status_changed", node=node.name, new="up")[-1]["time"])
 
 
 def start_cluster(lab: Lab) -> Cluster:
