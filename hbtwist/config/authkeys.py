@@ -35,6 +35,8 @@ class _Reader:
         self.keys: dict[int, AuthKey] = {}
         self.key_lines: dict[int, int] = {}
         self.failed: set[int] = set()
+        self.unreadable = False
+        """Whether a line could not be read at all: what it said (which key) is unknown."""
         self.auth: tuple[int, int] | None = None
         self.send_index: int | None = None
 
@@ -42,6 +44,7 @@ class _Reader:
         match = _AUTH.fullmatch(content)
         if match is None:
             self.log.error(line, "invalid auth line (expected 'auth N')")
+            self.unreadable = True
             return
         index = int(match[1])
         if self.auth is not None:
@@ -49,6 +52,7 @@ class _Reader:
             return
         if not 0 <= index < MAXAUTH:
             self.log.error(line, f"auth {index}: key index must be 0..{MAXAUTH - 1}")
+            self.unreadable = True
             return
         if match[2].strip(_SPACE):
             self.log.warn(line, f"text after 'auth {index}' is ignored")
@@ -58,6 +62,7 @@ class _Reader:
         words = split_words(content, _SPACE)
         if len(words) < 2 or _INDEX.fullmatch(words[0]) is None:
             self.log.error(line, f"invalid line ({_SYNTAX})")
+            self.unreadable = True
             return
         index, method_name, secret = int(words[0]), words[1], words[2] if len(words) > 2 else ""
         problem = self._key_problem(index, method_name, secret)
@@ -93,12 +98,14 @@ class _Reader:
         return None
 
     def keyring(self) -> Keyring | None:
+        """The keyring read; None after logging why not (unless a line already explains it)."""
         if self.auth is None:
-            self.log.error(None, "missing auth directive ('auth N' before the key lines)")
+            if not self.unreadable:
+                self.log.error(None, "missing auth directive ('auth N' before the key lines)")
             return None
         index, line = self.auth
         if self.send_index is None:
-            if index in self.failed:
+            if index in self.failed or (self.unreadable and index not in self.key_lines):
                 return None
             if index in self.key_lines:
                 self.log.error(

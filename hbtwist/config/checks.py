@@ -1,15 +1,18 @@
 """Checks across ha.cf directives, with Heartbeat's defaults and rules (spec sections 6.3, 8.2).
 
 They run once the whole file is read: timer defaults and limits, the node list, the media count,
-logging, and the policies hbtwist can only run as Heartbeat allows them without Pacemaker.
+logging, and the policies hbtwist can only run as Heartbeat allows them without Pacemaker. A
+check stands down when a directive it depends on had a line that could not be read: that line's
+error is the one to fix, and the defaults the check would compare are not what the file meant.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hbtwist.config.directives import HaCfState
+from hbtwist.config.directives import MEDIA, HaCfState
 from hbtwist.config.model import AutoFailback, AutoJoin
+from hbtwist.config.problems import shown
 
 DEFAULT_KEEPALIVE_MS = 1000
 DEFAULT_DEADTIME_MS = 30000
@@ -39,34 +42,25 @@ def default_initdead_ms(deadtime_ms: int) -> int:
 
 def resolve_timings(state: HaCfState) -> Timings:
     """Apply the timer defaults and report the combinations Heartbeat refuses or warns about."""
-    log, lines = state.log, state.lines
+    log, lines, broken = state.log, state.lines, state.broken
     keepalive = state.value("keepalive", DEFAULT_KEEPALIVE_MS)
     deadtime = state.value("deadtime", DEFAULT_DEADTIME_MS)
-    if deadtime <= 2 * keepalive:
+    if deadtime <= 2 * keepalive and not broken("deadtime", "keepalive"):
         log.error(
             lines.get("deadtime", lines.get("keepalive")),
             f"Dead time [{deadtime} ms] is too small compared to keepalive [{keepalive} ms]",
         )
     initdead = state.value("initdead", default_initdead_ms(deadtime))
-    if initdead < deadtime:
-        log.error(
-            lines.get("initdead"),
-            f"Initial dead time [{initdead} ms] is smaller than deadtime [{deadtime} ms]",
-        )
-    elif initdead < MIN_INITDEAD_MS:
-        log.warn(
-            lines.get("initdead"),
-            f"Initial dead time [{initdead} ms] may be too small!"
-            " It should be >= deadtime and >= 10 seconds",
-        )
+    if not broken("initdead", "deadtime"):
+        _check_initdead(state, initdead, deadtime)
     deadping = state.value("deadping", deadtime)
-    if "deadping" in lines and deadping <= 2 * keepalive:
+    if "deadping" in lines and deadping <= 2 * keepalive and not broken("deadping", "keepalive"):
         log.error(
             lines["deadping"],
             f"Ping dead time [{deadping} ms] is too small compared to keepalive [{keepalive} ms]",
         )
     warntime = state.value("warntime", deadtime // 2)
-    if "warntime" in lines:
+    if "warntime" in lines and not broken("warntime", "deadtime", "keepalive"):
         if warntime >= deadtime:
             log.error(
                 lines["warntime"],
@@ -81,15 +75,32 @@ def resolve_timings(state: HaCfState) -> Timings:
     return Timings(keepalive, deadtime, warntime, initdead, deadping)
 
 
-def check_membership(state: HaCfState, local_node: str, autojoin: AutoJoin) -> None:
-    """Nodes must be listed, the local one among them (unless `autojoin any`); no autojoin in R1."""
-    if autojoin is not AutoJoin.ANY:
+def _check_initdead(state: HaCfState, initdead: int, deadtime: int) -> None:
+    line = state.lines.get("initdead")
+    if initdead < deadtime:
+        state.log.error(
+            line, f"Initial dead time [{initdead} ms] is smaller than deadtime [{deadtime} ms]"
+        )
+    elif initdead < MIN_INITDEAD_MS:
+        state.log.warn(
+            line,
+            f"Initial dead time [{initdead} ms] may be too small!"
+            " It should be >= deadtime and >= 10 seconds",
+        )
+
+
+def check_membership(state: HaCfState, local_node: str | None, autojoin: AutoJoin) -> None:
+    """Nodes must be listed, the local one among them (unless `autojoin any`); no autojoin in R1.
+
+    `local_node` None means it could not be found out (that problem is reported elsewhere).
+    """
+    if autojoin is not AutoJoin.ANY and not state.broken("node", "autojoin"):
         if not state.nodes:
             state.log.error(None, "no nodes defined (node directive)")
-        elif local_node not in state.nodes:
+        elif local_node is not None and local_node not in state.nodes:
             state.log.error(
                 None,
-                f"local node {local_node!r} is not in the node list"
+                f"local node {shown(local_node)} is not in the node list"
                 " (node names are `uname -n`, or the first line of nodeinfo)",
             )
     if autojoin is not AutoJoin.NONE:
@@ -102,7 +113,7 @@ def check_membership(state: HaCfState, local_node: str, autojoin: AutoJoin) -> N
 
 def check_media(state: HaCfState) -> None:
     """At least one heartbeat medium is needed."""
-    if not state.media:
+    if not state.media and not state.broken(MEDIA):
         state.log.error(
             None, "no heartbeat media defined (bcast, mcast, mcast6, ucast, ucast6 or serial)"
         )
@@ -114,6 +125,8 @@ def check_logging(state: HaCfState) -> None:
     logs_somewhere = (
         "logfile" in state.values or "debugfile" in state.values or facility not in (None, "none")
     )
+    if state.broken("logfacility", "logfile", "debugfile", "use_logd"):
+        return
     if not logs_somewhere and state.values.get("use_logd") is False:
         state.log.error(
             state.lines["use_logd"],
@@ -129,7 +142,7 @@ def resolve_auto_failback(state: HaCfState) -> AutoFailback:
     """
     given = "auto_failback" in state.values
     failback = state.failback if given else AutoFailback.LEGACY
-    if failback is AutoFailback.LEGACY:
+    if failback is AutoFailback.LEGACY and not state.broken("auto_failback"):
         state.log.warn(
             state.lines.get("auto_failback"),
             "auto_failback legacy is deprecated; set auto_failback on or off"

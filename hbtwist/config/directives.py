@@ -16,7 +16,7 @@ from typing import TypeVar, cast
 from hbtwist.config.durations import parse_duration_ms
 from hbtwist.config.media import BAUD_RATES, MediaSettings, Medium
 from hbtwist.config.model import ApiAuth, AutoFailback, AutoJoin, RespawnEntry
-from hbtwist.config.problems import FileLog
+from hbtwist.config.problems import FileLog, shown
 from hbtwist.config.values import (
     ascii_lower,
     check_node_name,
@@ -70,6 +70,9 @@ REFUSED = {
 ALIASES = {"udp": "bcast"}
 """Legacy directive names Heartbeat still reads as another directive."""
 
+MEDIA = "media"
+"""The name `HaCfState.fail` records for a medium line (of any kind) that could not be read."""
+
 _MAX_REXMIT = re.compile(r"([0-9]+)(?:ms)?", re.IGNORECASE)
 T = TypeVar("T")
 
@@ -91,6 +94,16 @@ class HaCfState:
         self.env: list[tuple[str, str]] = []
         self.directives: list[tuple[str, str]] = []
         self.failback = AutoFailback.LEGACY
+        self.failed: set[str] = set()
+
+    def fail(self, name: str) -> None:
+        """Note that a line of directive `name` could not be read (its error is logged)."""
+        self.failed.add(name)
+
+    def broken(self, *names: str) -> bool:
+        """Whether a line of any of `names` could not be read: checks across directives that
+        depend on them are skipped, so that one mistake gives one error."""
+        return not self.failed.isdisjoint(names)
 
     def value(self, name: str, default: T) -> T:
         """The value `name` was set to, else `default`."""
@@ -134,7 +147,7 @@ def _choice(*choices: str, ignore_case: bool = False) -> Callable[[str], str]:
     def parse(value: str) -> str:
         word = value.lower() if ignore_case else value
         if word not in choices:
-            raise ValueError(f"expected {' or '.join(choices)}, not {value!r}")
+            raise ValueError(f"expected {' or '.join(choices)}, not {shown(value)}")
         return word
 
     return parse
@@ -144,7 +157,7 @@ def _duration(minimum_ms: int) -> Callable[[str], int]:
     def parse(value: str) -> int:
         milliseconds = parse_duration_ms(value)
         if milliseconds < minimum_ms:
-            raise ValueError(f"{value!r} is too short (at least {minimum_ms} ms)")
+            raise ValueError(f"{shown(value)} is too short (at least {minimum_ms} ms)")
         return milliseconds
 
     return parse
@@ -160,7 +173,7 @@ def _text(value: str) -> str:
 
 def _facility(value: str) -> str:
     if value not in SYSLOG_FACILITIES:
-        raise ValueError(f"unknown syslog facility {value!r}")
+        raise ValueError(f"unknown syslog facility {shown(value)}")
     return value
 
 
@@ -177,7 +190,7 @@ def _rtprio(value: str) -> int:
 def _max_rexmit_delay(value: str) -> int:
     match = _MAX_REXMIT.fullmatch(value)
     if match is None:
-        raise ValueError(f"expected milliseconds, not {value!r}")
+        raise ValueError(f"expected milliseconds, not {shown(value)}")
     return parse_int(match[1], 1)
 
 
@@ -186,7 +199,7 @@ def _node(state: HaCfState, value: str, line: int) -> None:
     check_node_name(name)
     if name in state.node_lines:
         first = state.node_lines[name]
-        state.log.warn(line, f"node {name!r} is listed twice (first on line {first}); ignored")
+        state.log.warn(line, f"node {shown(name)} is listed twice (first on line {first}); ignored")
         return
     if len(state.nodes) >= MAX_NODES:
         raise ValueError(f"too many nodes (at most {MAX_NODES})")
@@ -230,7 +243,7 @@ def _auto_failback(value: str) -> AutoFailback:
     try:
         return AutoFailback.ON if parse_bool(value) else AutoFailback.OFF
     except ValueError:
-        raise ValueError(f"expected on, off or legacy, not {value!r}") from None
+        raise ValueError(f"expected on, off or legacy, not {shown(value)}") from None
 
 
 def _set_auto_failback(state: HaCfState, value: str, line: int) -> None:
@@ -271,7 +284,7 @@ def _before_pacemaker(name: str, parse: Callable[[str], object]) -> Handler:
 def _env(state: HaCfState, value: str, line: int) -> None:
     name, equals, text = value.partition("=")
     if not equals or not name:
-        raise ValueError(f"expected NAME=value, not {value!r}")
+        raise ValueError(f"expected NAME=value, not {shown(value)}")
     state.env.append((name, text))
 
 
@@ -281,34 +294,34 @@ def _respawn(state: HaCfState, value: str, line: int) -> None:
         raise ValueError("expected a user and a command (respawn <user> <full path> [args])")
     user, path, *args = words
     if not path.startswith("/"):
-        raise ValueError(f"command {path!r} is not a full path name")
+        raise ValueError(f"command {shown(path)} is not a full path name")
     state.respawn.append(RespawnEntry(user, path, tuple(args), (state.log.path, line)))
 
 
 def _id_list(text: str, what: str) -> tuple[str, ...]:
     ids = tuple(text.split(","))
     if not all(ids):
-        raise ValueError(f"empty name in {what} list {text!r}")
+        raise ValueError(f"empty name in {what} list {shown(text)}")
     return ids
 
 
 def _apiauth(state: HaCfState, value: str, line: int) -> None:
     client, *specs = split_words(value)
     if len(client) > MAX_CLIENT_NAME:
-        raise ValueError(f"client name {client!r} is longer than {MAX_CLIENT_NAME} characters")
+        raise ValueError(f"client name {shown(client)} is longer than {MAX_CLIENT_NAME} characters")
     lists: dict[str, tuple[str, ...]] = {}
     for spec in specs:
         kind, equals, ids = spec.partition("=")
         if not equals or kind not in ("uid", "gid"):
-            raise ValueError(f"expected uid=LIST or gid=LIST, not {spec!r}")
+            raise ValueError(f"expected uid=LIST or gid=LIST, not {shown(spec)}")
         if kind in lists:
-            raise ValueError(f"{kind} list given twice for client {client!r}")
+            raise ValueError(f"{kind} list given twice for client {shown(client)}")
         lists[kind] = _id_list(ids, kind)
     if not lists:
-        raise ValueError(f"client {client!r} needs uid=LIST and/or gid=LIST")
+        raise ValueError(f"client {shown(client)} needs uid=LIST and/or gid=LIST")
     if client in state.apiauth_lines:
         first = state.apiauth_lines[client]
-        raise ValueError(f"client {client!r} already has an apiauth line (line {first})")
+        raise ValueError(f"client {shown(client)} already has an apiauth line (line {first})")
     location = (state.log.path, line)
     state.apiauth[client] = ApiAuth(client, lists.get("uid", ()), lists.get("gid", ()), location)
     state.apiauth_lines[client] = line

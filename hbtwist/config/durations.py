@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from hbtwist.config.problems import shown
+
 MAX_DURATION_MS = 2**31 - 1
 """Largest accepted value: Heartbeat keeps times in C longs and sends them as 32-bit hex."""
 
@@ -23,12 +25,12 @@ def parse_duration_ms(text: str) -> int:
     """The duration `text` in whole milliseconds; ValueError for negative or malformed values."""
     match = _DURATION.fullmatch(text)
     if match is None:
-        raise ValueError(f"invalid time {text!r} (seconds, or a number followed by ms or us)")
+        raise ValueError(f"invalid time {shown(text)} (seconds, or a number followed by ms or us)")
     unit = match["unit"].lower()
     if unit not in _UNITS:
-        raise ValueError(f"invalid time unit {match['unit']!r} in {text!r} (use ms or us)")
+        raise ValueError(f"invalid time unit {shown(match['unit'])} in {shown(text)} (use ms or us)")
     multiplier, divisor = _UNITS[unit]
     rounded = float(match["number"]) * multiplier / divisor + 0.5
     if not rounded < MAX_DURATION_MS + 1:
-        raise ValueError(f"time {text!r} is too large")
+        raise ValueError(f"time {shown(text)} is too large")
     return int(rounded)

@@ -3,10 +3,13 @@
 A `#` anywhere starts a comment; the first word is the directive; option-list directives apply
 to each blank- or comma-separated word, whole-line directives and whole-line media get the rest.
 Directives take effect in file order, so `udpport` and `baud` only affect media lines after them.
+A line that is not text is refused as a whole; a line that cannot be read (or an unknown word
+close to a directive's name) makes the checks across directives that depend on it stand down.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 
@@ -21,13 +24,14 @@ from hbtwist.config.directives import (
     ALIASES,
     DIRECTIVES,
     MAX_MEDIA,
+    MEDIA,
     REFUSED,
     Directive,
     HaCfState,
 )
 from hbtwist.config.media import MEDIUM_PARSERS, MediumLine, MediumParser
 from hbtwist.config.model import AutoJoin, HaCf, LogSettings
-from hbtwist.config.problems import FileLog
+from hbtwist.config.problems import FileLog, is_text, shown
 from hbtwist.config.source import SourceFile
 from hbtwist.config.values import DELIMS, WHITESPACE, default_udp_port, split_words
 
@@ -37,12 +41,13 @@ _DIRECTIVE = re.compile(f"[^{re.escape(WHITESPACE)}]+")
 def parse_hacf(
     source: SourceFile,
     log: FileLog,
-    local_node: str,
+    local_node: str | None,
     media: Mapping[str, MediumParser] = MEDIUM_PARSERS,
 ) -> HaCf:
     """The `HaCf` of `source`; every problem goes to `log` (the result is then not to be used).
 
     `media` maps medium directives to their parsers: the built-ins, or every installed plugin.
+    `local_node` None means it is unknown (its problem is already reported): it is not checked.
     """
     state = HaCfState(log, default_udp_port())
     for number, text in source.numbered():
@@ -63,6 +68,11 @@ def _read_line(state: HaCfState, text: str, line: int, media: Mapping[str, Mediu
     written = match[0]
     rest = content[match.end() :].lstrip(DELIMS).rstrip(WHITESPACE)
     name = ALIASES.get(written, written)
+    known = name in media or name in DIRECTIVES
+    if not is_text(content):
+        state.log.error(line, f"the line is not text (binary data, or not UTF-8): {shown(content)}")
+        _fail(state, name if known else None, media)
+        return
     if name != written:
         state.log.warn(line, f"directive {written!r} is an old name for {name!r}")
     if name in REFUSED:
@@ -70,10 +80,11 @@ def _read_line(state: HaCfState, text: str, line: int, media: Mapping[str, Mediu
         return
     entry: MediumParser | Directive | None = media.get(name) or DIRECTIVES.get(name)
     if entry is None:
-        state.log.error(line, f"unknown directive {written!r}")
+        _unknown(state, written, line, media)
         return
     if not rest:
         state.log.error(line, f"{name}: missing value")
+        _fail(state, name, media)
         return
     if isinstance(entry, Directive) and entry.no_effect:
         state.log.warn(line, f"{name} {entry.no_effect}")
@@ -86,6 +97,22 @@ def _read_line(state: HaCfState, text: str, line: int, media: Mapping[str, Mediu
                 entry.handler(state, argument, line)
         except ValueError as error:
             state.log.error(line, f"{name}: {error}")
+            _fail(state, name, media)
+
+
+def _unknown(state: HaCfState, written: str, line: int, media: Mapping[str, MediumParser]) -> None:
+    """An unknown directive; one close to a directive's name is taken as a misspelling of it."""
+    close = difflib.get_close_matches(written, [*DIRECTIVES, *media], n=1, cutoff=0.8)
+    if not close:
+        state.log.error(line, f"unknown directive {shown(written)}")
+        return
+    state.log.error(line, f"unknown directive {shown(written)} (did you mean {shown(close[0])}?)")
+    _fail(state, close[0], media)
+
+
+def _fail(state: HaCfState, name: str | None, media: Mapping[str, MediumParser]) -> None:
+    if name is not None:
+        state.fail(MEDIA if name in media else name)
 
 
 def _add_medium(state: HaCfState, parser: MediumParser, argument: str, line: int) -> None:
@@ -103,7 +130,7 @@ def _add_medium(state: HaCfState, parser: MediumParser, argument: str, line: int
     state.media.append(medium)
 
 
-def _build(state: HaCfState, local_node: str) -> HaCf:
+def _build(state: HaCfState, local_node: str | None) -> HaCf:
     timings = resolve_timings(state)
     autojoin = state.value("autojoin", AutoJoin.NONE)
     check_membership(state, local_node, autojoin)
@@ -150,4 +177,5 @@ def _build(state: HaCfState, local_node: str) -> HaCf:
         traditional_compression=state.value("traditional_compression", False),
         log_badpack=state.value("log_badpack", True),
         directives=tuple(state.directives),
+        failed=frozenset(state.failed),
     )

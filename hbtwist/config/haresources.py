@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from fnmatch import fnmatchcase
 
 from hbtwist.config.model import Resource, ResourceGroup
-from hbtwist.config.problems import FileLog
+from hbtwist.config.problems import FileLog, is_text, shown
 from hbtwist.config.source import SourceFile
 from hbtwist.config.values import (
     WHITESPACE,
@@ -36,25 +36,30 @@ def parse_haresources(
     groups: list[ResourceGroup] = []
     key_lines: dict[str, int] = {}
     for line, text in _logical_lines(source):
+        if not is_text(text):
+            log.error(line, f"the line is not text (binary data, or not UTF-8): {shown(text)}")
+            continue
         words = split_words(text, WHITESPACE)
         node = ascii_lower(words[0])
         if nodes is not None and node not in nodes:
-            log.error(line, f"unknown node {words[0]!r}")
+            log.error(line, f"unknown node {shown(words[0])}")
             continue
         if len(words) < 2:
-            log.error(line, f"no resources for node {node!r}")
+            log.error(line, f"no resources for node {shown(node)}")
             continue
         resources = []
         for word in words[1:]:
             try:
                 resources.append(parse_resource(word))
             except ValueError as error:
-                log.error(line, f"resource {word!r}: {error}")
+                log.error(line, f"resource {shown(word)}: {error}")
         if len(resources) != len(words) - 1:
             continue
         group = ResourceGroup(node, tuple(resources), (source.path, line))
         if group.key in key_lines:
-            log.error(line, f"duplicate group key {group.key!r} (first on line {key_lines[group.key]})")
+            log.error(
+                line, f"duplicate group key {shown(group.key)} (first on line {key_lines[group.key]})"
+            )
             continue
         key_lines[group.key] = line
         groups.append(group)
@@ -86,7 +91,7 @@ def parse_resource(word: str) -> Resource:
     if not script:
         raise ValueError("empty script name")
     if "/" in script:
-        raise ValueError(f"script name {script!r} must not contain '/'")
+        raise ValueError(f"script name {shown(script)} must not contain '/'")
     check = _ARGUMENT_CHECKS.get(script)
     if check is not None:
         check(args)
@@ -100,7 +105,7 @@ def _check_ip_resource(args: tuple[str, ...], script: str, labels: bool) -> None
     ip, *parts = args[0].split("/")
     parse_ipv4(ip)
     if len(parts) > 3:
-        raise ValueError(f"too many parts in {args[0]!r} ({syntax})")
+        raise ValueError(f"too many parts in {shown(args[0])} ({syntax})")
     if parts and parts[0]:
         _check_netmask(parts[0])
     if len(parts) >= 2:
@@ -119,21 +124,21 @@ def _check_netmask(text: str) -> None:
         try:
             netmask = parse_ipv4(text)
         except ValueError:
-            raise ValueError(f"invalid netmask {text!r}") from None
+            raise ValueError(f"invalid netmask {shown(text)}") from None
         if "01" in format(int(netmask), "032b"):
-            raise ValueError(f"invalid netmask {text!r}")
+            raise ValueError(f"invalid netmask {shown(text)}")
     else:
         try:
             parse_int(text, 1, 32)
         except ValueError:
-            raise ValueError(f"invalid netmask {text!r} (1..32 bits)") from None
+            raise ValueError(f"invalid netmask {shown(text)} (1..32 bits)") from None
 
 
 def _check_nic(text: str, labels: bool) -> None:
     name, colon, label = text.partition(":") if labels else (text, "", "")
     check_interface_name(name)
     if colon and not label:
-        raise ValueError(f"empty label in {text!r}")
+        raise ValueError(f"empty label in {shown(text)}")
 
 
 def _check_ocf(args: tuple[str, ...]) -> None:

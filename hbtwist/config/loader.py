@@ -49,15 +49,17 @@ def load_config(
     resources_source = read_source(resources_log.path, resources_log, required=False)
     resources: tuple[ResourceGroup, ...] = ()
     if resources_source is not None:
-        nodes = hacf.nodes if hacf is not None else None
+        nodes = hacf.nodes if hacf is not None and "node" not in hacf.failed else None
         resources = parse_haresources(resources_source, resources_log, nodes)
 
-    if log.errors or hacf is None or keyring is None:
-        raise ConfigError(tuple(log.errors), tuple(log.warnings))
-    return ClusterConfig(directory, node, hacf, keyring, resources, tuple(log.warnings))
+    errors, warnings = log.in_order(log.errors), log.in_order(log.warnings)
+    if errors or hacf is None or keyring is None or node is None:
+        raise ConfigError(errors, warnings)
+    return ClusterConfig(directory, node, hacf, keyring, resources, warnings)
 
 
-def _local_node(directory: str, given: str | None, log: ProblemLog) -> str:
+def _local_node(directory: str, given: str | None, log: ProblemLog) -> str | None:
+    """The local node's name; None when nodeinfo is there but names no node (logged)."""
     if given is not None:
         return ascii_lower(given)
     nodeinfo_log = log.for_file(os.path.join(directory, NODEINFO))
@@ -67,4 +69,5 @@ def _local_node(directory: str, given: str | None, log: ProblemLog) -> str:
     name = source.lines[0].strip(WHITESPACE) if source.lines else ""
     if not name:
         nodeinfo_log.error(1, "the first line must be this node's name")
+        return None
     return ascii_lower(name)

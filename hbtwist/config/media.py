@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from hbtwist.config.problems import shown
 from hbtwist.config.values import (
     check_host_name,
     check_interface_name,
@@ -221,7 +222,7 @@ def _words(line: MediumLine, kind: str, names: tuple[str, ...]) -> list[str]:
         syntax = " ".join(f"<{name}>" for name in names)
         raise ValueError(f"missing {names[len(words)]} (syntax: {kind} {syntax})")
     if len(words) > len(names):
-        line.warn(f"{kind}: extra text {' '.join(words[len(names) :])!r} is ignored")
+        line.warn(f"{kind}: extra text {shown(' '.join(words[len(names) :]))} is ignored")
     return words[: len(names)]
 
 
@@ -234,14 +235,14 @@ def _flag(text: str, what: str) -> bool:
     try:
         return bool(parse_int(text, 0, 1))
     except ValueError:
-        raise ValueError(f"bad {what} {text!r} (0 or 1)") from None
+        raise ValueError(f"bad {what} {shown(text)} (0 or 1)") from None
 
 
 def _hops(text: str, what: str) -> int:
     try:
         return parse_int(text, 0, MAX_HOPS)
     except ValueError:
-        raise ValueError(f"bad {what} {text!r} (0..{MAX_HOPS})") from None
+        raise ValueError(f"bad {what} {shown(text)} (0..{MAX_HOPS})") from None
 
 
 def parse_bcast(line: MediumLine) -> BcastMedium:
@@ -288,7 +289,7 @@ def parse_ucast(line: MediumLine) -> UcastMedium:
     dev, peer = _words(line, "ucast", ("dev", "peer"))
     interface = _interface(dev)
     if ":" in peer:
-        raise ValueError(f"{peer!r} is not an IPv4 address or host name (use ucast6 for IPv6)")
+        raise ValueError(f"{shown(peer)} is not an IPv4 address or host name (use ucast6 for IPv6)")
     if looks_like_ipv4(peer):
         peer = str(parse_ipv4(peer))
     else:
@@ -306,7 +307,7 @@ def parse_ucast6(line: MediumLine) -> Ucast6Medium:
     if address.is_multicast:
         raise ValueError(f"{address_text} is a multicast address (use mcast6)")
     if percent and not scope:
-        raise ValueError(f"empty scope in {target!r}")
+        raise ValueError(f"empty scope in {shown(target)}")
     port = line.settings.port_for("ucast6", line.location[1])
     return Ucast6Medium(interface, str(address), scope or None, port, line.location)
 
@@ -314,7 +315,7 @@ def parse_ucast6(line: MediumLine) -> Ucast6Medium:
 def parse_serial(line: MediumLine) -> SerialMedium:
     """`serial <tty>` (one word of an option list): an absolute device path."""
     if not line.argument.startswith("/"):
-        raise ValueError(f"serial port {line.argument!r} is not a full path name")
+        raise ValueError(f"serial port {shown(line.argument)} is not a full path name")
     return SerialMedium(line.argument, line.settings.serial_baud(line.location[1]), line.location)
 
 

@@ -112,6 +112,9 @@ class HaCf:
     traditional_compression: bool
     log_badpack: bool
     directives: tuple[tuple[str, str], ...]
+    failed: frozenset[str] = frozenset()
+    """Directives with a line that could not be read (`media` for any medium): only ever
+    non-empty in a configuration that is refused."""
 
     def parameter(self, name: str) -> str | None:
         """What Heartbeat's `getparm` (`cl_status hbparameter -p NAME`) reports for `name`."""

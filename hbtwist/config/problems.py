@@ -1,8 +1,34 @@
-"""Configuration problems: `FILE:LINE: message` records, the error that carries them, a collector."""
+"""Configuration problems: `FILE:LINE: message` records, the error that carries them, a collector.
+
+Messages quote configuration text through `shown`, which keeps a quote short and printable.
+"""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+
+SHOWN_MAX = 60
+"""Longest quote of configuration text in a message, in characters, quotes and escapes included."""
+
+_TEXT_CONTROLS = frozenset("\t\n\r\f\v")
+
+
+def shown(text: str) -> str:
+    """`text` quoted for a message: as `repr` shows it, cut with an ellipsis after SHOWN_MAX."""
+    quoted = repr(text)
+    if len(quoted) <= SHOWN_MAX:
+        return quoted
+    end = min(len(text), SHOWN_MAX)
+    while len(repr(text[:end])) > SHOWN_MAX - 1:
+        end -= 1
+    quoted = repr(text[:end])
+    return f"{quoted[:-1]}\u2026{quoted[-1]}"
+
+
+def is_text(text: str) -> bool:
+    """Whether `text` is UTF-8 text: no undecodable bytes, no control characters but blanks."""
+    return all(char in _TEXT_CONTROLS or unicodedata.category(char) not in ("Cc", "Cs") for char in text)
 
 
 @dataclass(frozen=True)
@@ -37,10 +63,23 @@ class ProblemLog:
     def __init__(self) -> None:
         self.errors: list[Problem] = []
         self.warnings: list[Problem] = []
+        self._files: list[str] = []
 
     def for_file(self, path: str) -> FileLog:
         """A view of this log that records problems against `path`."""
+        if path not in self._files:
+            self._files.append(path)
         return FileLog(self, path)
+
+    def in_order(self, problems: list[Problem]) -> tuple[Problem, ...]:
+        """`problems` in file order (files as they were read), then line order; the problems
+        of a file as a whole come after its numbered lines."""
+        files = {path: index for index, path in enumerate(self._files)}
+
+        def position(problem: Problem) -> tuple[int, bool, int]:
+            return files.get(problem.path, len(files)), problem.line is None, problem.line or 0
+
+        return tuple(sorted(problems, key=position))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ import ipaddress
 import re
 import socket
 
+from hbtwist.config.problems import shown
+
 WHITESPACE = " \t\n\r\f"
 """What Heartbeat skips between words (its WHITESPACE)."""
 
@@ -47,13 +49,13 @@ def parse_bool(text: str) -> bool:
         return True
     if word in _FALSE:
         return False
-    raise ValueError(f"expected a boolean (on/off, yes/no, true/false, 1/0), not {text!r}")
+    raise ValueError(f"expected a boolean (on/off, yes/no, true/false, 1/0), not {shown(text)}")
 
 
 def parse_int(text: str, low: int, high: int | None = None) -> int:
     """A decimal integer between `low` and `high` (inclusive; no upper bound if None)."""
     if _INTEGER.fullmatch(text) is None:
-        raise ValueError(f"expected a whole number, not {text!r}")
+        raise ValueError(f"expected a whole number, not {shown(text)}")
     value = int(text)
     if value < low or (high is not None and value > high):
         bounds = f"{low}..{high}" if high is not None else f"at least {low}"
@@ -76,13 +78,15 @@ def parse_port(text: str) -> int:
     try:
         return parse_int(text, 1, 65535) if text.isdigit() else socket.getservbyname(text, "udp")
     except (ValueError, OSError):
-        raise ValueError(f"invalid port {text!r} (a number 1..65535 or a UDP service name)") from None
+        raise ValueError(
+            f"invalid port {shown(text)} (a number 1..65535 or a UDP service name)"
+        ) from None
 
 
 def check_node_name(name: str) -> None:
     """Raise ValueError unless `name` can be a Heartbeat node name."""
     if len(name.encode("utf-8", "surrogateescape")) > MAX_NODE_NAME:
-        raise ValueError(f"node name {name!r} is longer than {MAX_NODE_NAME} bytes")
+        raise ValueError(f"node name {shown(name)} is longer than {MAX_NODE_NAME} bytes")
 
 
 def check_interface_name(name: str) -> None:
@@ -93,7 +97,7 @@ def check_interface_name(name: str) -> None:
         or name in (".", "..")
         or any(char in _INTERFACE_FORBIDDEN for char in name)
     ):
-        raise ValueError(f"invalid network interface name {name!r}")
+        raise ValueError(f"invalid network interface name {shown(name)}")
 
 
 def looks_like_ipv4(text: str) -> bool:
@@ -106,21 +110,21 @@ def parse_ipv4(text: str) -> ipaddress.IPv4Address:
     try:
         return ipaddress.IPv4Address(text)
     except ValueError:
-        raise ValueError(f"invalid IPv4 address {text!r}") from None
+        raise ValueError(f"invalid IPv4 address {shown(text)}") from None
 
 
 def parse_ipv6(text: str) -> ipaddress.IPv6Address:
     """An IPv6 address without a scope suffix, as `inet_pton` accepts it."""
     if "%" in text:
-        raise ValueError(f"invalid IPv6 address {text!r}")
+        raise ValueError(f"invalid IPv6 address {shown(text)}")
     try:
         return ipaddress.IPv6Address(text)
     except ValueError:
-        raise ValueError(f"invalid IPv6 address {text!r}") from None
+        raise ValueError(f"invalid IPv6 address {shown(text)}") from None
 
 
 def check_host_name(text: str) -> None:
     """Raise ValueError unless `text` is a syntactically valid DNS host name."""
     labels = text[:-1].split(".") if text.endswith(".") else text.split(".")
     if len(text) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
-        raise ValueError(f"invalid host name {text!r}")
+        raise ValueError(f"invalid host name {shown(text)}")

@@ -102,8 +102,59 @@ def test_comments_blanks_and_commas(tmp_path: Path) -> None:
 
 
 def test_unknown_directive(tmp_path: Path) -> None:
-    """A misspelt directive is an error naming it, at its line."""
-    assert errors(tmp_path, BASE + "keepalve 2\n") == [(4, "unknown directive 'keepalve'")]
+    """A misspelt directive is an error naming it, at its line, with the directive meant."""
+    assert errors(tmp_path, BASE + "keepalve 2\n") == [
+        (4, "unknown directive 'keepalve' (did you mean 'keepalive'?)")
+    ]
+
+
+def test_unknown_word_without_suggestion(tmp_path: Path) -> None:
+    """A word close to no directive is only reported unknown."""
+    assert errors(tmp_path, BASE + "frobnicate 2\n") == [(4, "unknown directive 'frobnicate'")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("keepalve 2\ndeadtime 2\n", (4, "unknown directive 'keepalve' (did you mean 'keepalive'?)")),
+        ("keepalive 2x\ndeadtime 2\n", (4, "keepalive: invalid time unit 'x' in '2x' (use ms or us)")),
+        (
+            "deadtime soon\nwarntime 40\n",
+            (4, "deadtime: invalid time 'soon' (seconds, or a number followed by ms or us)"),
+        ),
+        ("logfacility locl0\nuse_logd off\n", (4, "logfacility: unknown syslog facility 'locl0'")),
+    ],
+)
+def test_no_follow_on_errors(tmp_path: Path, text: str, expected: tuple[int, str]) -> None:
+    """A line that could not be read is the only error: checks that depend on it stand down."""
+    assert errors(tmp_path, BASE + text) == [expected]
+
+
+def test_misread_node_and_media_lines_stand_alone(tmp_path: Path) -> None:
+    """A broken node or medium line does not also report missing nodes, media or local node."""
+    assert errors(tmp_path, "auto_failback on\nnod alpha\nbcst lo\n") == [
+        (2, "unknown directive 'nod' (did you mean 'node'?)"),
+        (3, "unknown directive 'bcst' (did you mean 'bcast'?)"),
+    ]
+
+
+def test_problems_in_line_order(tmp_path: Path) -> None:
+    """Problems are listed by line, whatever check found them."""
+    text = "keepalive 2\ndeadtime 2\nbogus 1\nbcast lo\nnode alpha\nauto_failback on\n"
+    assert [line for line, _ in errors(tmp_path, text)] == [2, 3]
+
+
+def test_binary_line_is_not_text(tmp_path: Path) -> None:
+    """A line of binary data is one short error saying it is not text, not kilobytes of escapes."""
+    directory = write(tmp_path / "ha.d", BASE)
+    with (directory / "ha.cf").open("ab") as stream:
+        stream.write((b"\x01\x02" + bytes(range(128, 256))) * 20 + b"\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(directory, local_node="alpha")
+    [problem] = raised.value.problems
+    assert problem.line == 4
+    assert problem.message.startswith("the line is not text (binary data, or not UTF-8): '")
+    assert problem.message.endswith("\u2026'") and len(problem.message) < 120
 
 
 def test_directives_are_case_sensitive(tmp_path: Path) -> None:
@@ -247,7 +298,7 @@ def test_too_many_nodes(tmp_path: Path) -> None:
 def test_node_name_too_long(tmp_path: Path) -> None:
     """A node name longer than 99 bytes is refused."""
     assert errors(tmp_path, BASE + f"node {'x' * 100}\n") == [
-        (4, f"node: node name {'x' * 100!r} is longer than 99 bytes")
+        (4, f"node: node name '{'x' * 57}\u2026' is longer than 99 bytes")
     ]
 
 

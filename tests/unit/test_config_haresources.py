@@ -153,3 +153,25 @@ def test_all_problems_reported(tmp_path: Path) -> None:
         (2, "resource 'OCF::a': expected OCF::<agent type>::<instance name>"),
         (4, "duplicate group key 'OCF::a::b' (first on line 3)"),
     ]
+
+
+def test_binary_line_is_not_text(tmp_path: Path) -> None:
+    """A line of binary data is one short error saying it is not text."""
+    directory = write(tmp_path, "alpha httpd\n")
+    with (directory / "haresources").open("ab") as stream:
+        stream.write(bytes(range(128, 256)) * 20 + b"\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(directory, local_node="alpha")
+    [problem] = raised.value.problems
+    assert problem.line == 2
+    assert problem.message.startswith("the line is not text (binary data, or not UTF-8): '")
+    assert len(problem.message) < 120
+
+
+def test_broken_node_line_does_not_blame_groups(tmp_path: Path) -> None:
+    """When a node line of ha.cf could not be read, groups are not refused for unknown nodes."""
+    directory = write(tmp_path, "beta httpd\n")
+    (directory / "ha.cf").write_text("bcast lo\nnode alpha\nnod beta\nauto_failback on\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(directory, local_node="alpha")
+    assert [(Path(p.path).name, p.line) for p in raised.value.problems] == [("ha.cf", 3)]

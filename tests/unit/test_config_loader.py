@@ -64,13 +64,31 @@ def test_local_node_given_is_lower_cased(tmp_path: Path) -> None:
 
 
 def test_empty_nodeinfo(tmp_path: Path) -> None:
-    """An empty nodeinfo is a problem at its first line."""
+    """An empty nodeinfo is one problem at its first line (the node list is not blamed)."""
     directory = write(tmp_path / "ha.d", nodeinfo="\n")
     with pytest.raises(ConfigError) as raised:
         load_config(directory)
-    assert raised.value.problems[0] == Problem(
-        str(directory / "nodeinfo"), 1, "the first line must be this node's name"
+    assert raised.value.problems == (
+        Problem(str(directory / "nodeinfo"), 1, "the first line must be this node's name"),
     )
+
+
+def test_problems_in_file_and_line_order(tmp_path: Path) -> None:
+    """Problems come file by file (ha.cf, authkeys, haresources), by line within a file."""
+    directory = write(
+        tmp_path / "ha.d",
+        ha_cf="keepalive 2\ndeadtime 2\nbogus 1\nbcast lo\nnode alpha\nauto_failback on\n",
+        authkeys="auth 1\n1 sha256 x\n",
+        haresources="gamma httpd\n",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(directory, local_node="alpha")
+    assert [(Path(p.path).name, p.line) for p in raised.value.problems] == [
+        ("ha.cf", 2),
+        ("ha.cf", 3),
+        ("authkeys", 2),
+        ("haresources", 1),
+    ]
 
 
 def test_missing_directory(tmp_path: Path) -> None:
