@@ -51,5 +51,7 @@ def run(args: argparse.Namespace) -> int:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         return INVALID_EXIT_STATUS
+    for warning in config.warnings:
+        print(f"hbctl: warning: {warning}", file=sys.stderr)
     print(summarize(config))
     return 0

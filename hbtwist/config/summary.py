@@ -6,7 +6,8 @@ from hbtwist.config.model import ClusterConfig
 
 
 def summarize(config: ClusterConfig) -> str:
-    """Several lines: node, nodes, media, timings, authentication, resource groups, warnings."""
+    """Several lines: node, nodes, media, timings, authentication, resource groups, and how many
+    warnings there are (`hbctl check` prints them on stderr)."""
     hacf = config.hacf
     key = config.keyring.sending_key
     lines = [
@@ -27,9 +28,5 @@ def summarize(config: ClusterConfig) -> str:
         )
     else:
         lines.append("resource groups: none")
-    if config.warnings:
-        lines.append("warnings:")
-        lines.extend(f"  {warning}" for warning in config.warnings)
-    else:
-        lines.append("warnings: none")
+    lines.append(f"warnings: {len(config.warnings) or 'none'}")
     return "\n".join(lines)

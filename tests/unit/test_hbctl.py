@@ -21,6 +21,23 @@ def test_check_valid(config_dir: Path, local_node: str, capsys: pytest.CaptureFi
     assert "Traceback" not in err
 
 
+def test_check_warnings_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A valid directory's warnings go to stderr, one line each; the summary alone to stdout."""
+    directory = tmp_path / "ha.d"
+    directory.mkdir()
+    (directory / "ha.cf").write_text("bcast lo\nnode alpha\nauto_failback on\n")
+    (directory / "authkeys").write_text("auth 1\n1 sha1 secret\n2 crc\n")
+    (directory / "authkeys").chmod(0o600)
+    assert main(["check", str(directory), "--node", "alpha", "--no-host-check"]) == 0
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        f"hbctl: warning: {directory / 'authkeys'}:3: key 2 uses crc, which authenticates"
+        " nothing: every listed key is accepted on incoming packets, so anyone on the network"
+        " can inject packets this node accepts; remove the line or use sha1"
+    ]
+    assert "crc" not in out and out.endswith("warnings: 1\n")
+
+
 def test_check_invalid(bad_config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An invalid directory exits 2 and names the offending ha.cf line on stderr."""
     assert main(["check", str(bad_config_dir), "--node", "alpha"]) == 2
