@@ -7,18 +7,14 @@ plugin discovery. Arguments before the first heartbeat option go to twistd itsel
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
-from types import ModuleType
-from typing import TypeVar, cast
+from collections.abc import Sequence
+from typing import Any
 
-from twisted.application.service import IServiceMaker, ServiceMaker
+from twisted.application.service import ServiceMaker
 from twisted.python import usage
 from twisted.scripts.twistd import ServerOptions, runApp
-from zope.interface import Interface
 
 from hbtwist.daemon import tap
-
-_T = TypeVar("_T", bound=Interface)
 
 COMMAND = "heartbeat"
 HEARTBEAT = ServiceMaker(
@@ -34,10 +30,11 @@ class HeartbeatServerOptions(ServerOptions):
 
     synopsis = "Usage: python -m hbtwist [options]"
 
-    @staticmethod
-    def _getPlugins(interface: type[_T], package: ModuleType | None = None) -> Iterable[_T]:
-        """The plugins twistd may use: `heartbeat` as its only service maker."""
-        return [cast(_T, HEARTBEAT)] if interface is IServiceMaker else []
+    @property
+    def subCommands(self) -> list[tuple[str, None, Any, str]]:  # type: ignore[override]  # noqa: N802
+        """`heartbeat` only, with its service maker where twistd looks for it (`loadedPlugins`)."""
+        self.loadedPlugins = {COMMAND: HEARTBEAT}
+        return [(COMMAND, None, tap.Options, HEARTBEAT.description)]
 
 
 def _heartbeat_flags() -> frozenset[str]:
