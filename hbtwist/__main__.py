@@ -31,7 +31,7 @@ class HeartbeatServerOptions(ServerOptions):
     synopsis = "Usage: python -m hbtwist [options]"
 
     @property
-    def subCommands(self) -> list[tuple[str, None, Any, str]]:  # type: ignore[override]  # noqa: N802
+    def subCommands(self) -> list[tuple[str, None, Any, str]]:  # noqa: N802
         """`heartbeat` only, with its service maker where twistd looks for it (`loadedPlugins`)."""
         self.loadedPlugins = {COMMAND: HEARTBEAT}
         return [(COMMAND, None, tap.Options, HEARTBEAT.description)]
