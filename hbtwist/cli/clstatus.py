@@ -5,6 +5,8 @@ same question (tabs included) and exit as it does: 0 OK, 1 "normal failure" (nod
 daemon stopped, parameter unset), 11 parameter error, 12 timeout, 13 unknown error. Its log
 lines (`cl_log`) go to stderr as `ERROR: ...`. hbtwist has no API clients, so `clientstatus`
 answers `offline` for any node it knows, and no resource groups yet, so `rscstatus` is `none`.
+As cl_status does, `listnodes` lists nodes in reverse ha.cf order and every list of a node's
+links is in reverse medium order (spec 9.4).
 """
 
 from __future__ import annotations
@@ -192,7 +194,7 @@ async def _listnodes(
             links.setdefault(link["node"], []).append(link)
     if human:
         out.write("The nodes are as follow:\n")
-    for node in nodes:
+    for node in reversed(nodes):
         if (normal and node["type"] != "normal") or (ping and node["type"] != "ping"):
             continue
         if not verbose:
@@ -203,9 +205,10 @@ async def _listnodes(
 
 
 def _write_links(out: TextIO, links: list[dict[str, Any]], *, verbose: bool, human: bool) -> None:
+    """A node's `links` (in medium order) as cl_status lists them: last medium first."""
     if human:
         out.write("\tthis node has the following heartbeat links:\n")
-    for link in links:
+    for link in reversed(links):
         out.write(f"\t{link['link']}\t{link['status']}\n" if verbose else f"\t{link['link']}\n")
 
 

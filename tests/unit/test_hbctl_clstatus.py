@@ -1,7 +1,8 @@
 """cl_status-compatible sub-commands: exact output (tabs included) and exit statuses (spec 9.4).
 
 Node alpha of a simulated three-node cluster is asked in memory: beta is active with its eth1
-medium cut (link dead), gamma has crashed (dead).
+medium cut (link dead), gamma has crashed (dead). The nodes are configured as
+alpha, beta, gamma and the media as eth0, eth1: cl_status lists both in reverse.
 """
 
 from __future__ import annotations
@@ -24,16 +25,16 @@ from tests.simnet import SimNet
 HBVERSION = f"3.0.6 (hbtwist {__version__})"
 
 VERBOSE_NODES = (
-    "\nalpha\tactive\t(nodetype: normal)\n\teth0\tdead\n\teth1\tdead\n"
-    "\nbeta\tactive\t(nodetype: normal)\n\teth0\tup\n\teth1\tdead\n"
-    "\ngamma\tdead\t(nodetype: normal)\n\teth0\tdead\n\teth1\tdead\n"
+    "\ngamma\tdead\t(nodetype: normal)\n\teth1\tdead\n\teth0\tdead\n"
+    "\nbeta\tactive\t(nodetype: normal)\n\teth1\tdead\n\teth0\tup\n"
+    "\nalpha\tactive\t(nodetype: normal)\n\teth1\tdead\n\teth0\tdead\n"
 )
 LINKS_HEADER = "\tthis node has the following heartbeat links:\n"
 HUMAN_VERBOSE_NODES = (
     "The nodes are as follow:\n"
-    f"\nalpha\tactive\t(nodetype: normal)\n{LINKS_HEADER}\teth0\tdead\n\teth1\tdead\n"
-    f"\nbeta\tactive\t(nodetype: normal)\n{LINKS_HEADER}\teth0\tup\n\teth1\tdead\n"
-    f"\ngamma\tdead\t(nodetype: normal)\n{LINKS_HEADER}\teth0\tdead\n\teth1\tdead\n"
+    f"\ngamma\tdead\t(nodetype: normal)\n{LINKS_HEADER}\teth1\tdead\n\teth0\tdead\n"
+    f"\nbeta\tactive\t(nodetype: normal)\n{LINKS_HEADER}\teth1\tdead\n\teth0\tup\n"
+    f"\nalpha\tactive\t(nodetype: normal)\n{LINKS_HEADER}\teth1\tdead\n\teth0\tdead\n"
 )
 
 
@@ -77,11 +78,11 @@ CASES = [
         f'Heartbeat version {HBVERSION}\nResources controlled by "haresources"\n' + HUMAN_VERBOSE_NODES,
         0,
     ),
-    (["listnodes"], "alpha\nbeta\ngamma\n", 0),
-    (["listnodes", "-n"], "alpha\nbeta\ngamma\n", 0),
+    (["listnodes"], "gamma\nbeta\nalpha\n", 0),
+    (["listnodes", "-n"], "gamma\nbeta\nalpha\n", 0),
     (["listnodes", "-p"], "", 0),
-    (["listnodes", "-n", "-p"], "alpha\nbeta\ngamma\n", 0),
-    (["listnodes", "-m"], "The nodes are as follow:\nalpha\nbeta\ngamma\n", 0),
+    (["listnodes", "-n", "-p"], "gamma\nbeta\nalpha\n", 0),
+    (["listnodes", "-m"], "The nodes are as follow:\ngamma\nbeta\nalpha\n", 0),
     (["listnodes", "-v"], VERBOSE_NODES, 0),
     (["listnodes", "-v", "-m"], HUMAN_VERBOSE_NODES, 0),
     (["nodestatus", "beta"], "active\n", 0),
@@ -95,10 +96,10 @@ CASES = [
     (["nodeweight", "-m", "beta"], "The weight of the cluster node beta is 100\n", 0),
     (["nodesite", "beta"], "\n", 0),
     (["nodesite", "-m", "beta"], "The site of the cluster node beta is \n", 0),
-    (["listhblinks", "beta"], "\teth0\n\teth1\n", 0),
-    (["listhblinks", "-v", "beta"], "\teth0\tup\n\teth1\tdead\n", 0),
-    (["listhblinks", "-m", "-v", "beta"], LINKS_HEADER + "\teth0\tup\n\teth1\tdead\n", 0),
-    (["listhblinks", "-m", "beta"], LINKS_HEADER + "\teth0\n\teth1\n", 0),
+    (["listhblinks", "beta"], "\teth1\n\teth0\n", 0),
+    (["listhblinks", "-v", "beta"], "\teth1\tdead\n\teth0\tup\n", 0),
+    (["listhblinks", "-m", "-v", "beta"], LINKS_HEADER + "\teth1\tdead\n\teth0\tup\n", 0),
+    (["listhblinks", "-m", "beta"], LINKS_HEADER + "\teth1\n\teth0\n", 0),
     (["hblinkstatus", "beta", "eth0"], "up\n", 0),
     (["hblinkstatus", "beta", "eth1"], "dead\n", 1),
     (["hblinkstatus", "-m", "beta", "eth0"], "The node beta's heartbeat link eth0 is up\n", 0),
