@@ -7,8 +7,6 @@ key is made on first use. See doc/manhole.md.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import stat
 from collections.abc import Iterable
@@ -16,7 +14,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from twisted.application import service, strports
+from twisted.application import service
 from twisted.conch import interfaces as iconch
 from twisted.conch import manhole, manhole_ssh
 from twisted.conch.checkers import IAuthorizedKeysDB, SSHPublicKeyChecker
@@ -25,15 +23,15 @@ from twisted.conch.ssh import connection, factory, keys, userauth
 from twisted.cred import portal
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import ISSHPrivateKey
-from twisted.internet import defer
+from twisted.internet import defer, endpoints
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-_log = Logger()
+from hbtwist.control.access import IClusterNode
+from hbtwist.control.listener import ListenerService
 
-PUBLIC_KEY_PREFIXES = (b"ssh-", b"ecdsa-sha2-", b"sk-")
-"""How a usable authorized_keys line starts; lines with leading options do not."""
+_log = Logger()
 
 
 class ManholeError(Exception):
@@ -70,8 +68,11 @@ def read_authorized_keys(path: str) -> tuple[list[keys.Key], list[int]]:
 
 
 def _public_key(line: bytes) -> keys.Key | None:
-    if not line.startswith(PUBLIC_KEY_PREFIXES):
-        return None
+    """The public key of a plain `TYPE BASE64 [comment]` line; None for anything else.
+
+    conch cannot tell the type of a line with options in front (`from="..." ssh-ed25519 ...`),
+    so such a line is never accepted without its restriction.
+    """
     try:
         key = keys.Key.fromString(line)
     except Exception:  # any undecodable line is skipped, whatever the parser raised
@@ -189,7 +190,7 @@ class _LoggedChecker:
         _log.info(
             "Manhole login by {user!r} with key {fingerprint}",
             user=user.decode("utf-8", "replace"),
-            fingerprint=_fingerprint(credentials.blob),
+            fingerprint=fingerprint(credentials.blob),
         )
         return user
 
@@ -198,14 +199,15 @@ class _LoggedChecker:
         _log.warn(
             "Manhole login refused for {user!r} with key {fingerprint}",
             user=credentials.username.decode("utf-8", "replace"),
-            fingerprint=_fingerprint(credentials.blob),
+            fingerprint=fingerprint(credentials.blob),
         )
         return failure
 
 
-def _fingerprint(blob: bytes) -> str:
+def fingerprint(blob: bytes) -> str:
     """A public key blob's fingerprint as OpenSSH shows it: `SHA256:` and unpadded base64."""
-    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+    digest = keys.Key.fromString(blob).fingerprint(keys.FingerprintFormats.SHA256_BASE64)
+    return "SHA256:" + digest.rstrip("=")
 
 
 class _Session(manhole_ssh.TerminalSession):
@@ -276,9 +278,9 @@ class _Factory(factory.SSHFactory):
         return {self._key.sshType(): self._key}
 
 
-def manhole_namespace(node: Any, **extra: Any) -> dict[str, Any]:
-    """The usual manhole namespace for a NodeService: `node`, `engine`, `config`, and `extra`."""
-    return {"node": node, "engine": node.engine, "config": node.config, **extra}
+def manhole_namespace(node: IClusterNode, **extra: Any) -> dict[str, Any]:
+    """The usual manhole namespace: `node` (the IClusterNode), `snapshot()` and `extra`."""
+    return {"node": node, "snapshot": node.snapshot, **extra}
 
 
 def manhole_service(
@@ -295,17 +297,19 @@ def manhole_service(
     `host_key_path`, or made there on first use. Raises ManholeError for an unusable keys file
     or host key and ValueError for a malformed endpoint, before anything listens.
     """
+    listen_on = endpoints.serverFromString(reactor, endpoint)
     keys_file = AuthorizedKeysFile(authorized_keys)
     count = keys_file.check()
     key = host_key(host_key_path)
     checker = _LoggedChecker(SSHPublicKeyChecker(keys_file))
     access = portal.Portal(_Realm(namespace), [checker])
-    manhole_port = strports.service(endpoint, _Factory(access, key), reactor=reactor)
-    manhole_port.setName("manhole")
+    manhole_port = ListenerService(
+        "manhole", listen_on, _Factory(access, key), required=False, what="Manhole", where=endpoint
+    )
     _log.info(
         "Manhole on {endpoint}: {count} authorized key(s), host key {fingerprint}",
         endpoint=endpoint,
         count=count,
-        fingerprint=_fingerprint(key.public().blob()),
+        fingerprint=fingerprint(key.public().blob()),
     )
     return manhole_port

@@ -20,16 +20,20 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from twisted.conch.ssh import keys
 from twisted.cred.credentials import ISSHPrivateKey
+from twisted.internet import error
 from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 
 from hbtwist.control.manhole import (
     AuthorizedKeysFile,
     ManholeError,
+    fingerprint,
     host_key,
     manhole_namespace,
     manhole_service,
     read_authorized_keys,
 )
+from tests.doubles.node import FakeClusterNode, peer, snapshot
 from tests.prereq import require
 
 SERVER = """\
@@ -70,6 +74,19 @@ def make_client_key(path: Path) -> ClientKey:
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
     )
     return ClientKey(path, public + b" operator@test")
+
+
+def make_public_line() -> bytes:
+    """The authorized_keys line of a new ed25519 key."""
+    public = ed25519.Ed25519PrivateKey.generate().public_key()
+    return public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+
+
+class BusyReactor(MemoryReactorClock):
+    """A reactor on which every TCP port is already in use."""
+
+    def listenTCP(self, port: int, factory: object, backlog: int = 50, interface: str = "") -> object:  # noqa: N802
+        raise error.CannotListenError(interface, port, OSError(98, "Address already in use"))
 
 
 @pytest.fixture
@@ -186,16 +203,35 @@ def test_service_listens_where_told_and_offers_public_keys_only(
         manhole_service({}, "nonsense:1", str(authorized_keys), str(tmp_path / "k"), reactor)
 
 
-def test_namespace_holds_node_engine_and_config() -> None:
-    """manhole_namespace exposes the node, its engine and its configuration, plus extras."""
-
-    class Node:
-        engine = object()
-        config = object()
-
-    node = Node()
+def test_namespace_holds_the_node_and_its_snapshot() -> None:
+    """manhole_namespace exposes the node, `snapshot()` giving its state now, plus extras."""
+    node = FakeClusterNode(snapshot([peer("n2")]))
     namespace = manhole_namespace(node, reactor="r")
-    assert namespace == {"node": node, "engine": node.engine, "config": node.config, "reactor": "r"}
+    assert set(namespace) == {"node", "snapshot", "reactor"}
+    assert namespace["node"] is node and namespace["reactor"] == "r"
+    assert namespace["snapshot"]().peer("n2") == peer("n2")
+
+
+def test_fingerprint_is_openssh_sha256() -> None:
+    """A key's fingerprint reads as `ssh-keygen -l` prints it: SHA256 and unpadded base64."""
+    blob = keys.Key.fromString(make_public_line()).blob()
+    expected = "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+    assert fingerprint(blob) == expected
+
+
+def test_port_in_use_leaves_the_node_running_without_manhole(
+    tmp_path: Path, authorized_keys: Path
+) -> None:
+    """A manhole port that cannot be opened logs one warning; the service starts anyway."""
+    manhole = manhole_service(
+        {}, "tcp:9695", str(authorized_keys), str(tmp_path / "host"), BusyReactor()
+    )
+    with capturedLogs() as logged:
+        manhole.startService()
+    assert manhole.running
+    warnings = [formatEvent(event) for event in logged if event["log_level"] is LogLevel.warn]
+    assert len(warnings) == 1 and warnings[0].startswith("Running without manhole: cannot listen")
+    manhole.stopService()
 
 
 # End to end: the manhole runs in its own process with the real reactor
