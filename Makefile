@@ -13,11 +13,14 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 venv: $(VENV)/.installed
 
 # compat mode puts the project directory on sys.path, which is how Twisted finds
-# twisted/plugins/hbtwist_plugin.py in an editable install.
-$(VENV)/.installed: setup.py setup.cfg pyproject.toml
+# twisted/plugins/hbtwist_plugin.py in an editable install. The tests' own medium plugin is
+# installed as the separate distribution a third-party medium would be (doc/media-plugins.md).
+UNIXDGRAM := tests/plugins/hbtwist-unixdgram
+$(VENV)/.installed: setup.py setup.cfg pyproject.toml $(UNIXDGRAM)/setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet --no-deps ./$(UNIXDGRAM)
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.installed

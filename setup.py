@@ -33,6 +33,7 @@ setup(
         "twisted[conch]",
         "zope.interface",
         "pyserial",
+        "psutil",
         "service-identity",
         "pyopenssl",
         "prometheus_client",

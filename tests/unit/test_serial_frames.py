@@ -16,7 +16,7 @@ class _Collector:
     def frame_received(self, frame: bytes) -> None:
         self.frames.append(frame)
 
-    def lost(self, reason: object) -> None:
+    def lost(self, receiver: object, reason: object) -> None:
         self.losses += 1
 
 

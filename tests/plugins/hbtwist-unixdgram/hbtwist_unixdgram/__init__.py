@@ -1,0 +1,1 @@
+"""hbtwist-unixdgram: heartbeats over UNIX datagram sockets (`unixdgram OWN-PATH PEER-PATH`)."""
