@@ -1,4 +1,4 @@
-"""ha.cf's logfile, debugfile and logfacility get Heartbeat-format lines, written off the reactor thread."""
+"""ha.cf's logfile, debugfile and logfacility get Heartbeat-format lines, written in a thread."""
 
 from __future__ import annotations
 
@@ -65,10 +65,10 @@ def test_facility_gets_syslog_lines_with_priorities(tmp_path: Path, syslog: sock
     received = [syslog.recv(4096) for _ in range(3)]
     pid = os.getpid()
     local0 = 16 * 8
-    assert received == [
-        f"<{local0 + 4}>heartbeat: [{pid}]: WARN: node n2: is dead\x00".encode(),
-        f"<{local0 + 6}>heartbeat: [{pid}]: info: Link n2:eth0 up.\x00".encode(),
-        f"<{local0 + 2}>heartbeat: [{pid}]: CRIT: Cluster node n3 returning after partition.\x00".encode(),
+    assert [line.decode() for line in received] == [
+        f"<{local0 + 4}>heartbeat: [{pid}]: WARN: node n2: is dead\x00",
+        f"<{local0 + 6}>heartbeat: [{pid}]: info: Link n2:eth0 up.\x00",
+        f"<{local0 + 2}>heartbeat: [{pid}]: CRIT: Cluster node n3 returning after partition.\x00",
     ]
 
 
