@@ -37,6 +37,7 @@ test: venv
 bench: venv
 	$(BIN)/python bench/codec.py
 	$(BIN)/python bench/nack.py
+	$(BIN)/python bench/hostile.py --count 100000
 
 bench-cluster: venv
 	$(BIN)/python bench/cluster.py
