@@ -15,7 +15,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from hbtwist.cli.remote import add_control_options, set_command
+from hbtwist.cli.remote import add_control_options, is_utf8, printable, set_command
 
 if TYPE_CHECKING:
     from hbtwist.control.client import ControlClient, Unreachable
@@ -222,10 +222,19 @@ async def _node(
         print(missing, file=sys.stderr)
         return PARAMETER_ERROR
     try:
-        return await client.node(args.node)
+        return await client.node(_node_name(args.node))
     except UnknownNode:
         print(unknown, file=sys.stderr)
         return PARAMETER_ERROR
+
+
+def _node_name(name: str) -> str:
+    """`name` as asked for; UnknownNode if it is not UTF-8 text, which no node name is."""
+    from hbtwist.control.protocol import UnknownNode
+
+    if not is_utf8(name):
+        raise UnknownNode(f"no such node: {printable(name)}")
+    return name
 
 
 async def nodestatus(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
@@ -278,7 +287,7 @@ async def listhblinks(client: ControlClient, args: argparse.Namespace, out: Text
         print(NO_ENOUGH, file=sys.stderr)
         return PARAMETER_ERROR
     try:
-        links = await client.links(args.node)
+        links = await client.links(_node_name(args.node))
     except UnknownNode as problem:
         log_error("Cannot start heartbeat link interface walk.")
         log_error(f"REASON: {problem}")
@@ -295,7 +304,7 @@ async def hblinkstatus(client: ControlClient, args: argparse.Namespace, out: Tex
         print(NO_ENOUGH, file=sys.stderr)
         return PARAMETER_ERROR
     try:
-        links = await client.links(args.node)
+        links = await client.links(_node_name(args.node))
     except UnknownNode as problem:
         reason = str(problem)
         links = []
@@ -322,9 +331,9 @@ async def clientstatus(client: ControlClient, args: argparse.Namespace, out: Tex
         print(NO_ENOUGH, file=sys.stderr)
         return PARAMETER_ERROR
     try:
-        await client.node(args.node)
+        await client.node(_node_name(args.node))
     except UnknownNode as problem:
-        log_error(f"Cannot get heartbeat client {args.client}'s status")
+        log_error(f"Cannot get heartbeat client {printable(args.client)}'s status")
         log_error(f"REASON: {problem}")
         return UNKNOWN_ERROR
     status = "offline"
@@ -347,10 +356,10 @@ async def hbparameter(client: ControlClient, args: argparse.Namespace, out: Text
     if not args.name:
         log_error("parameter name required")
         return PARAMETER_ERROR
-    value = await client.parameter(args.name)
+    value = await client.parameter(args.name) if is_utf8(args.name) else None
     if value is None:
-        log_error(f"Cannot get parameter {args.name}'s value")
-        log_error(f"REASON: parameter {args.name} is not set")
+        log_error(f"Cannot get parameter {printable(args.name)}'s value")
+        log_error(f"REASON: parameter {printable(args.name)} is not set")
         return NORMAL_FAIL
     if args.human:
         out.write(f"Heartbeat parameter {args.name}'s value: {value}\n")

@@ -8,7 +8,7 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from hbtwist.cli.remote import FAILURE_EXIT_STATUS, add_control_options, set_command
+from hbtwist.cli.remote import FAILURE_EXIT_STATUS, add_control_options, count, set_command
 
 if TYPE_CHECKING:
     from hbtwist.control.client import ControlClient
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(with --json, one JSON object per line) until interrupted, the daemon stops, or "
         "--count events were printed.",
     )
-    parser.add_argument("--count", metavar="N", type=int, help="stop after N events (exit status 0)")
+    parser.add_argument("--count", metavar="N", type=count, help="stop after N events (exit status 0)")
     add_control_options(parser)
     set_command(parser, follow, streaming=True)
 

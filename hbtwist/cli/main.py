@@ -1,21 +1,44 @@
-"""The `hbctl` entry point: an argparse front end dispatching to one module per sub-command."""
+"""The `hbctl` entry point: an argparse front end dispatching to one module per sub-command.
+
+The sub-command modules are imported when `main` runs, so that Ctrl-C at any point of start-up
+ends hbctl quietly (exit status 130) rather than with a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from hbtwist import __version__
-from hbtwist.cli import check, clstatus, events, send, status
-
-COMMANDS = (check, status, events, send, clstatus)
 
 USAGE_EXIT_STATUS = 2
+INTERRUPTED_EXIT_STATUS = 130
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A sub-command's parser: its options may come before, between or after its arguments."""
+
+    _intermixing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """Parse options and arguments in any order (argparse's intermixed parsing)."""
+        if self._intermixing:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `hbctl` argument parser with every sub-command of `COMMANDS` registered."""
+    """The `hbctl` argument parser with every sub-command registered."""
+    from hbtwist.cli import check, clstatus, events, send, status
+
     parser = argparse.ArgumentParser(
         prog="hbctl", description="Check and inspect an hbtwist heartbeat cluster."
     )
@@ -26,8 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="the daemon's control address for every command (also accepted after the command)",
     )
-    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for command in COMMANDS:
+    subparsers: Any = parser.add_subparsers(
+        title="commands", metavar="COMMAND", required=True, parser_class=CommandParser
+    )
+    for command in (check, status, events, send, clstatus):
         command.register(subparsers)
     return parser
 
@@ -36,9 +61,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run `hbctl` with `argv` (default: the process arguments); the exit status is returned.
 
     A usage error exits 2, except in the cl_status-compatible sub-commands, which exit 11
-    (cl_status's parameter error) as cl_status does.
+    (cl_status's parameter error) as cl_status does. Ctrl-C exits 130, without a traceback.
     """
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        return INTERRUPTED_EXIT_STATUS
+
+
+def _run(arguments: list[str]) -> int:
+    from hbtwist.cli import clstatus
+
     try:
         args = build_parser().parse_args(arguments)
     except SystemExit as exit:

@@ -4,11 +4,15 @@ Commands are coroutines `command(client, args, out) -> exit status`, so tests ca
 against an in-memory connection; `run_remote` connects through the real reactor (`task.react`)
 and turns every way of not reaching the daemon into one line on stderr and an exit status.
 Twisted is imported only when a command runs, which keeps `hbctl --help` and `check` fast.
+The control address comes from `--control`, else the environment (`HBCTL_CONTROL`), else the
+daemon's default socket; a plain path stands for `unix:PATH`, as `--control-socket` takes it.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TextIO
@@ -16,11 +20,16 @@ from typing import TYPE_CHECKING, Any, TextIO
 from hbtwist.control import DEFAULT_SOCKET
 
 if TYPE_CHECKING:
+    from twisted.protocols.amp import TooLong
+
     from hbtwist.control.client import ControlClient, Unreachable
 
 DEFAULT_CONTROL = f"unix:{DEFAULT_SOCKET}"
+CONTROL_VARIABLE = "HBCTL_CONTROL"
 FAILURE_EXIT_STATUS = 1
 USAGE_EXIT_STATUS = 2
+INTERRUPTED_EXIT_STATUS = 130
+AMP_MAX_VALUE = 65535
 
 Command = Callable[["ControlClient", argparse.Namespace, TextIO], Coroutine[Any, Any, int]]
 OnUnreachable = Callable[["Unreachable", argparse.Namespace, TextIO], int]
@@ -32,7 +41,8 @@ def add_control_options(parser: argparse.ArgumentParser, *, json_option: bool = 
     group.add_argument(
         "--control",
         metavar="ADDRESS",
-        help=f"the daemon's control address: unix:PATH or ssl:HOST:PORT [default: {DEFAULT_CONTROL}]",
+        help="the daemon's control address: a socket path, unix:PATH or ssl:HOST:PORT "
+        f"[default: ${CONTROL_VARIABLE}, else {DEFAULT_CONTROL}]",
     )
     group.add_argument("--cert", metavar="PEM", help="client certificate (ssl: addresses)")
     group.add_argument("--key", metavar="PEM", help="client private key (ssl: addresses)")
@@ -45,7 +55,7 @@ def add_control_options(parser: argparse.ArgumentParser, *, json_option: bool = 
     group.add_argument(
         "--timeout",
         metavar="SECONDS",
-        type=float,
+        type=seconds,
         default=5.0,
         help="give up when the daemon does not answer within this time [default: 5]",
     )
@@ -53,9 +63,51 @@ def add_control_options(parser: argparse.ArgumentParser, *, json_option: bool = 
         parser.add_argument("--json", action="store_true", help="print JSON for programs")
 
 
+def seconds(text: str) -> float:
+    """A `--timeout` value: a positive number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, not {text!r}")
+    return value
+
+
+def count(text: str) -> int:
+    """A `--count` value: a whole number, 0 or more (argparse type)."""
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, not {text!r}")
+    return int(text)
+
+
 def control_target(args: argparse.Namespace) -> str:
-    """The control address: given after the command, else before it, else the default."""
-    return args.control or getattr(args, "global_control", None) or DEFAULT_CONTROL
+    """The control address: given after the command, else before it, else $HBCTL_CONTROL,
+    else the default; a plain path (no `KIND:` in front) becomes `unix:PATH`."""
+    text = (
+        args.control
+        or getattr(args, "global_control", None)
+        or os.environ.get(CONTROL_VARIABLE)
+        or DEFAULT_CONTROL
+    )
+    _, colon, _ = text.partition(":")
+    if text.startswith(("/", ".")) or not colon:
+        return f"unix:{text}"
+    return text
+
+
+def is_utf8(text: str) -> bool:
+    """Whether a command-line argument is UTF-8 text (the arguments hold no undecodable bytes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(text: str) -> str:
+    """A command-line argument for a message: undecodable bytes shown as `\\xNN`."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def set_command(parser: argparse.ArgumentParser, handler: Command, **options: Any) -> None:
@@ -81,20 +133,26 @@ def run_remote(
 ) -> int:
     """Connect to the daemon named by `args`, run `command`, and return its exit status.
 
-    Without `streaming`, the whole command must finish within `--timeout` seconds; with it,
-    being interrupted (Ctrl-C) is a normal end (exit status 0).
+    Without `streaming`, the whole command must finish within `--timeout` seconds, and being
+    interrupted (Ctrl-C) exits 130; with it, being interrupted is a normal end (exit status 0).
     """
     from twisted.internet import task
     from twisted.internet.defer import Deferred
+    from twisted.protocols import amp
 
     from hbtwist.control import client as control
 
     _quiet_twisted_log()
     out = sys.stdout
+    target = control_target(args)
     try:
-        address = control.parse_address(control_target(args))
-    except ValueError as problem:
-        print(f"hbctl: {problem}", file=sys.stderr)
+        address = control.parse_address(target)
+    except ValueError:
+        print(
+            f"hbctl: bad control address '{printable(target)}': give a socket path, unix:PATH"
+            " or ssl:HOST:PORT",
+            file=sys.stderr,
+        )
         return usage_exit
     tls = None
     if address.is_tls:
@@ -102,7 +160,7 @@ def run_remote(
             print(f"hbctl: {address.text} needs --cert, --key and --ca", file=sys.stderr)
             return usage_exit
         tls = control.ClientTLS(args.cert, args.key, args.ca, args.server_name)
-    # Stays None if the reactor is stopped first (Ctrl-C): fine for a stream, a failure otherwise.
+    # Stays None if the reactor is stopped first (Ctrl-C): fine for a stream, 130 otherwise.
     status: list[int | None] = [None]
     clients: list[ControlClient] = []
 
@@ -129,6 +187,12 @@ def run_remote(
         except _timeout_error():
             print(f"hbctl: no answer from the daemon within {args.timeout:g} s", file=sys.stderr)
             status[0] = timeout_exit
+        except amp.TooLong as problem:
+            print(f"hbctl: {too_long(problem)}", file=sys.stderr)
+            status[0] = FAILURE_EXIT_STATUS
+        except UnicodeEncodeError:
+            print("hbctl: an argument is not UTF-8 text", file=sys.stderr)
+            status[0] = FAILURE_EXIT_STATUS
         except Exception as problem:
             print(f"hbctl: {type(problem).__name__}: {problem}", file=sys.stderr)
             status[0] = FAILURE_EXIT_STATUS
@@ -143,8 +207,17 @@ def run_remote(
         if exit.code not in (0, None):
             return int(exit.code) if isinstance(exit.code, int) else FAILURE_EXIT_STATUS
     if status[0] is None or (streaming and any(client.interrupted for client in clients)):
-        return 0 if streaming else FAILURE_EXIT_STATUS
+        return 0 if streaming else INTERRUPTED_EXIT_STATUS
     return status[0]
+
+
+def too_long(problem: TooLong) -> str:
+    """What an AMP `TooLong` means for the user: which value, how long, and the limit."""
+    name = problem.keyName.decode("ascii", "replace") if problem.keyName else "a key"
+    return (
+        f"the request is too long: its {name!r} value takes {len(problem.value):,} bytes, and"
+        f" the control protocol carries at most {AMP_MAX_VALUE:,} bytes in one value"
+    )
 
 
 def _quiet_twisted_log() -> None:

@@ -9,32 +9,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hbtwist.cli.remote import (
+    AMP_MAX_VALUE,
     FAILURE_EXIT_STATUS,
+    INTERRUPTED_EXIT_STATUS,
     USAGE_EXIT_STATUS,
     add_control_options,
+    count,
+    is_utf8,
+    printable,
     run_remote,
 )
+from hbtwist.cli.stdin import MemoryLines, ThreadedLines, open_lines
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
 
     from hbtwist.control.client import ControlClient
 
-INTERRUPTED_EXIT_STATUS = 130
 POLL_SECONDS = 0.05
 """How often a sender waiting for room in the daemon's send queue asks how full it is."""
-READ_CHUNK = 1 << 16
-CHUNKS_AHEAD = 16
-"""Chunks of standard input read ahead of the sending (16 x 64 KiB at most)."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "interrupted, the daemon stops, or --count messages were printed.",
     )
     parser.add_argument("types", nargs="*", metavar="TYPE", help="only messages of these types")
-    parser.add_argument("--count", metavar="N", type=int, help="stop after N messages (exit status 0)")
+    parser.add_argument("--count", metavar="N", type=count, help="stop after N messages (exit status 0)")
     add_control_options(parser)
     parser.set_defaults(
         handler=listen,
@@ -183,15 +183,28 @@ class Sender:
 
 
 def parse_pairs(kind: str, pairs: Iterable[str]) -> dict[str, str]:
-    """The fields of `hbctl send TYPE NAME=VALUE...`; Problem for a malformed pair."""
+    """The fields of `hbctl send TYPE NAME=VALUE...`; Problem for a malformed pair, for text
+    that is not UTF-8, or for fields too big for one message."""
+    from hbtwist.control.client import encode_fields
+    from hbtwist.control.messages import MAX_MESSAGE_BYTES
+
+    if not is_utf8(kind):
+        raise Problem(f"the message type '{printable(kind)}' is not UTF-8 text")
     fields = {"t": kind}
     for pair in pairs:
         name, equals, value = pair.partition("=")
         if not equals or not name:
-            raise Problem(f"{pair!r} is not NAME=VALUE")
+            raise Problem(f"'{printable(pair)}' is not NAME=VALUE")
+        if not is_utf8(pair):
+            raise Problem(f"field '{printable(name)}': not UTF-8 text ('{printable(pair)}')")
         if name in fields:
             raise Problem(f"field {name!r} is given twice")
         fields[name] = value
+    size = len(encode_fields(fields).encode("utf-8"))
+    if size > AMP_MAX_VALUE:
+        raise Problem(
+            f"the message is too big: its fields take {size:,} bytes, at most {MAX_MESSAGE_BYTES:,}"
+        )
     return fields
 
 
@@ -230,65 +243,6 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return record
 
 
-class MemoryLines:
-    """The lines of an in-memory text stream (tests), in one chunk."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._lines: list[bytes] | None = [line.encode("utf-8") for line in stream.read().splitlines()]
-
-    def ready(self) -> bool:
-        return False
-
-    async def chunk(self) -> list[bytes] | None:
-        lines, self._lines = self._lines, None
-        return lines
-
-
-class ThreadedLines:
-    """The lines of a file descriptor, read by a daemon thread and handed to the reactor in
-    chunks (at most CHUNKS_AHEAD ahead), so that slow input is sent as it comes."""
-
-    def __init__(self, fd: int) -> None:
-        from twisted.internet import reactor
-        from twisted.internet.defer import DeferredQueue
-
-        self._queue: DeferredQueue[list[bytes] | OSError | None] = DeferredQueue()
-        self._room = threading.Semaphore(CHUNKS_AHEAD)
-        self._reactor: Any = reactor
-        self._fd = fd
-        threading.Thread(target=self._read, name="hbctl-stdin", daemon=True).start()
-
-    def _read(self) -> None:
-        put = self._queue.put
-        pending = b""
-        while True:
-            self._room.acquire()
-            try:
-                data = os.read(self._fd, READ_CHUNK)
-            except OSError as error:
-                self._reactor.callFromThread(put, error)
-                return
-            if not data:
-                self._reactor.callFromThread(put, [pending] if pending else [])
-                self._reactor.callFromThread(put, None)
-                return
-            pending += data
-            *lines, pending = pending.split(b"\n")
-            self._reactor.callFromThread(put, lines)
-
-    def ready(self) -> bool:
-        """Whether another chunk is already waiting."""
-        return bool(self._queue.pending)
-
-    async def chunk(self) -> list[bytes] | None:
-        """The next lines (possibly none), or None at the end of the input."""
-        item = await self._queue.get()
-        self._room.release()
-        if isinstance(item, OSError):
-            raise Problem(f"cannot read standard input: {item.strerror}")
-        return item
-
-
 async def send(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
     """`hbctl send`: 0 once every message is queued on the daemon, 1 on a refusal, 2 on misuse."""
     from hbtwist.control import protocol as p
@@ -306,6 +260,8 @@ async def send(client: ControlClient, args: argparse.Namespace, out: TextIO) -> 
             else:
                 message = parse_pairs(args.type, args.pairs)
                 if args.dest is not None:
+                    if not is_utf8(args.dest):
+                        raise Problem(f"--dest '{printable(args.dest)}': not UTF-8 text, no node")
                     message["dest"] = args.dest
                 await sender.send([message])
         finally:
@@ -332,6 +288,13 @@ async def _require(client: ControlClient, command: str) -> None:
         raise Problem(f"{client.address}: the daemon does not implement {command} (it is older)")
 
 
+async def _chunk(source: MemoryLines | ThreadedLines) -> list[bytes] | None:
+    try:
+        return await source.chunk()
+    except OSError as error:
+        raise Problem(f"cannot read standard input: {error.strerror}") from None
+
+
 async def _send_stdin(
     client: ControlClient, sender: Sender, args: argparse.Namespace, progress: Progress
 ) -> None:
@@ -339,16 +302,11 @@ async def _send_stdin(
     from hbtwist.control.client import encode_fields
 
     nodes = [node["name"] for node in await client.nodes()]
-    stream = args.input if args.input is not None else sys.stdin
-    source: MemoryLines | ThreadedLines
-    try:
-        source = ThreadedLines(stream.fileno())
-    except (AttributeError, OSError, ValueError):
-        source = MemoryLines(stream)
+    source = open_lines(args.input if args.input is not None else sys.stdin)
     batch: list[dict[str, str]] = []
     used = 2
     number = 0
-    while (lines := await source.chunk()) is not None:
+    while (lines := await _chunk(source)) is not None:
         for line in lines:
             number += 1
             if not line.strip():
@@ -419,6 +377,10 @@ async def listen(client: ControlClient, args: argparse.Namespace, out: TextIO) -
     """Print messages until `--count` is reached (0) or the connection closes (1)."""
     wanted = args.count
     printed = 0
+    strange = [kind for kind in args.types if not is_utf8(kind)]
+    if strange:
+        print(f"hbctl: the message type '{printable(strange[0])}' is not UTF-8 text", file=sys.stderr)
+        return FAILURE_EXIT_STATUS
 
     def on_message(message: dict[str, Any]) -> None:
         nonlocal printed

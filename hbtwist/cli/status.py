@@ -8,7 +8,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hbtwist import __version__
-from hbtwist.cli.remote import FAILURE_EXIT_STATUS, add_control_options, set_command
+from hbtwist.cli.remote import (
+    FAILURE_EXIT_STATUS,
+    add_control_options,
+    is_utf8,
+    printable,
+    set_command,
+)
 
 if TYPE_CHECKING:
     from hbtwist.control.client import ControlClient
@@ -82,6 +88,9 @@ async def nodes(client: ControlClient, args: argparse.Namespace, out: TextIO) ->
     """Print the membership table (or the named nodes)."""
     from hbtwist.control.protocol import UnknownNode
 
+    strange = [name for name in args.names if not is_utf8(name)]
+    if strange:
+        return _fail(f"no such node: {printable(strange[0])}")
     try:
         rows = [await client.node(name) for name in args.names] if args.names else None
     except UnknownNode as problem:
@@ -112,6 +121,8 @@ async def links(client: ControlClient, args: argparse.Namespace, out: TextIO) ->
     """Print the link table of one node or of all nodes."""
     from hbtwist.control.protocol import UnknownNode
 
+    if args.node is not None and not is_utf8(args.node):
+        return _fail(f"no such node: {printable(args.node)}")
     try:
         rows = await client.links(args.node)
     except UnknownNode as problem:
