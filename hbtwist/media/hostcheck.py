@@ -4,13 +4,14 @@ anything: each configured medium's plugin says whether this host can carry it.""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from hbtwist.config import ConfigError, Problem
-from hbtwist.media.interface import IMedium, IMediumType, MediumUnavailable
+from hbtwist.media.interface import IMediumType, MediumUnavailable
 
 
-def host_problems(media: Iterable[IMedium], kinds: Mapping[str, IMediumType]) -> list[Problem]:
-    """One `FILE:LINE: kind: reason` problem per medium this host cannot carry."""
+def host_problems(media: Iterable[Any], kinds: Mapping[str, IMediumType]) -> list[Problem]:
+    """One `FILE:LINE: kind: reason` problem per medium (an IMedium) this host cannot carry."""
     problems = []
     for medium in media:
         path, line = medium.location
@@ -20,14 +21,14 @@ def host_problems(media: Iterable[IMedium], kinds: Mapping[str, IMediumType]) ->
     return problems
 
 
-def check_host(media: Iterable[IMedium], kinds: Mapping[str, IMediumType]) -> None:
+def check_host(media: Iterable[Any], kinds: Mapping[str, IMediumType]) -> None:
     """Every medium has a plugin and this host can carry it, else ConfigError listing each one."""
     problems = host_problems(media, kinds)
     if problems:
         raise ConfigError(tuple(problems))
 
 
-def _reason(medium: IMedium, kind: IMediumType | None) -> str | None:
+def _reason(medium: Any, kind: IMediumType | None) -> str | None:
     if kind is None:
         return f"no medium plugin provides {medium.kind!r}"
     try:

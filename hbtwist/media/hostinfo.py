@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 from hbtwist.media.interface import MediumUnavailable
 

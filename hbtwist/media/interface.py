@@ -105,12 +105,12 @@ class IMediumType(Interface):
         "The hbtwist.config.media.MediumParser that reads its ha.cf lines into IMedium objects."
     )
 
-    def check_host(medium: IMedium) -> None:
-        """Raise MediumUnavailable if this host cannot carry `medium` (interfaces, peers, devices).
+    def check_host(medium: Any) -> None:
+        """Raise MediumUnavailable if this host cannot carry `medium` (an IMedium of this kind).
 
         Called once by `hbctl check` and once by the daemon before any service exists; it must
         not open or bind anything (a running daemon may hold the medium's resources).
         """
 
-    def open(medium: IMedium, context: MediumContext) -> IMediumLink:
+    def open(medium: Any, context: MediumContext) -> IMediumLink:
         """Create the link for one configured medium (not yet started)."""

@@ -31,8 +31,11 @@ SEND_ERRORS = (OSError, MessageLengthError, InvalidAddressError)
 """What a UDP port's write raises: errno failures, too long a datagram, a bad address."""
 _log = Logger()
 
-for _kind in (BcastMedium, McastMedium, Mcast6Medium, UcastMedium, Ucast6Medium):
-    classImplements(_kind, IMedium)
+classImplements(BcastMedium, IMedium)
+classImplements(McastMedium, IMedium)
+classImplements(Mcast6Medium, IMedium)
+classImplements(UcastMedium, IMedium)
+classImplements(Ucast6Medium, IMedium)
 
 
 def destination(medium: UdpMedium) -> tuple[Any, ...]:
@@ -105,11 +108,12 @@ class UdpLink:
         medium = self.medium
         self._destination = destination(medium)
         self._port = port = _shared_port(self._context, family_of(medium), medium.interface, medium.port)
+        sock = port.port.socket
         try:
             if isinstance(medium, McastMedium):
-                sockets.join_ipv4_group(port.port.socket, medium.group, medium.interface, medium.ttl, medium.loop)
+                sockets.join_ipv4_group(sock, medium.group, medium.interface, medium.ttl, medium.loop)
             elif isinstance(medium, Mcast6Medium):
-                sockets.join_ipv6_group(port.port.socket, medium.group, medium.interface, medium.ttl, medium.loop)
+                sockets.join_ipv6_group(sock, medium.group, medium.interface, medium.ttl, medium.loop)
         except Exception:
             self.stop()
             raise

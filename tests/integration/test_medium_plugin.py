@@ -66,7 +66,9 @@ def start_daemon(workdir: Path, name: str) -> subprocess.Popen[Any]:
         "--node-name", name, "--control-socket", str(home / "control.sock"),
     ]  # fmt: skip
     err = (home / "twistd.err").open("w")
-    return subprocess.Popen(argv, stdout=err, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=home)
+    return subprocess.Popen(
+        argv, stdout=err, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=home
+    )
 
 
 def node_status(workdir: Path, name: str) -> dict[str, str]:

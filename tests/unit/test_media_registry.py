@@ -38,7 +38,9 @@ class Kind:
 """
 
 
-def plugin_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, modules: dict[str, str]) -> ModuleType:
+def plugin_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, modules: dict[str, str]
+) -> ModuleType:
     """A fresh plugin package holding `modules` (name -> source)."""
     name = f"fakeplugins{next(_numbers)}"
     folder = tmp_path / name

@@ -52,7 +52,9 @@ class PortOpener:
     def __init__(self) -> None:
         self.ports: list[FakeSerialPort] = []
 
-    def __call__(self, protocol: FrameReceiver, device: str, reactor: Any, baudrate: int) -> FakeSerialPort:
+    def __call__(
+        self, protocol: FrameReceiver, device: str, reactor: Any, baudrate: int
+    ) -> FakeSerialPort:
         port = FakeSerialPort(protocol)
         self.ports.append(port)
         return port

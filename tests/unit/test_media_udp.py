@@ -94,7 +94,8 @@ def warnings() -> Iterator[list[dict[str, Any]]]:
     events: list[dict[str, Any]] = []
 
     def observe(event: dict[str, Any]) -> None:
-        if event.get("log_level") is not None and event["log_level"].name in ("warn", "error", "critical"):
+        level = event.get("log_level")
+        if level is not None and level.name in ("warn", "error", "critical"):
             events.append(event)
 
     globalLogPublisher.addObserver(observe)
