@@ -156,6 +156,13 @@ class Options(usage.Options):
         ["manhole-keys", None, None, "authorized_keys file of the keys allowed into the manhole."],
     ]
 
+    def opt_version(self) -> NoReturn:
+        """Print hbtwist's version and the Heartbeat protocol it speaks, then exit."""
+        from hbtwist import __version__
+
+        print(f"hbtwist {__version__} (Heartbeat 3.0.6 protocol)")
+        sys.exit(0)
+
     def postOptions(self) -> None:
         """Load the configuration now, so a bad one stops `twistd` before it daemonizes."""
         self["config"] = load_or_exit(self["config-dir"], self["node-name"])
