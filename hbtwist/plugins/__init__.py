@@ -1,4 +1,4 @@
-"""Plugins of hbtwist (media), found with `twisted.plugin.getPlugins`.
+"""Plugins of hbtwist (media), found by `hbtwist.media.registry` (see doc/media-plugins.md).
 
 Another distribution adds a medium by shipping a module in its own `hbtwist/plugins/` folder
 (without an `__init__.py` there); this package extends its path to every such folder.
