@@ -65,7 +65,10 @@ def soak(count: int, seed: int) -> int:
     print(f"datagrams          {count:,} (seed {seed})")
     print(f"rate               {count / feeding:,.0f} datagrams/s (node only, generation excluded)")
     print(f"peak RSS           {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.1f} MiB")
-    print(f"statuses sent      {statuses:,} in {keepalives:,} keepalives; {still_beating} in the last second")
+    print(
+        f"statuses sent      {statuses:,} in {keepalives:,} keepalives;"
+        f" {still_beating} in the last second"
+    )
     print(f"unhandled errors   {len(errors)}")
     print(f"{'structure':<18} {'peak':>8} {'final':>8} {'cap':>8}")
     for name in final:

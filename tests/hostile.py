@@ -24,8 +24,8 @@ from typing import Any, Protocol, TypeVar
 
 from hypothesis import strategies as st
 from twisted.internet import task
-from twisted.internet.base import DelayedCall
-from twisted.logger import Logger, LogLevel, globalLogPublisher
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import ILogObserver, Logger, LogLevel, globalLogPublisher
 from zope.interface import implementer
 
 from hbtwist.config import MEDIUM_PARSERS, ClusterConfig, load_config
@@ -63,7 +63,7 @@ warntime 500ms
 initdead 2
 udpport 17694
 ucast lo 127.0.0.1
-node {LOCAL} {' '.join(MEMBERS)}
+node {LOCAL} {" ".join(MEMBERS)}
 """
 CLUSTER_KEY = b"hostile-cluster-key"
 AUTHKEYS = f"auth 1\n1 sha1 {CLUSTER_KEY.decode()}\n"
@@ -233,7 +233,7 @@ class DrawPicker:
         self._draw = draw
 
     def choice(self, options: Sequence[T]) -> T:
-        return self._draw(st.sampled_from(options))  # type: ignore[no-any-return]
+        return self._draw(st.sampled_from(options))
 
     def chance(self, percent: float) -> bool:
         return bool(self._draw(st.integers(0, 9999)) >= 10000 - percent * 100)
@@ -397,7 +397,9 @@ class Builder:
     def _odd_value(self, victim: Field) -> tuple[FieldType, Any]:
         """The same name with a value of the wrong kind: binary, a list or a nested message."""
         pick = self.pick
-        raw, kind = (victim.value, victim.type) if isinstance(victim.value, bytes) else (b"x", FieldType.STRING)
+        raw, kind = (
+            (victim.value, victim.type) if isinstance(victim.value, bytes) else (b"x", FieldType.STRING)
+        )
         return pick.choice(
             (
                 (FieldType.BINARY, raw),
@@ -408,7 +410,9 @@ class Builder:
         )
 
     def _nested(self, depth: int) -> Message:
-        inner = Message([Field(b"t", FieldType.STRING, b"status"), Field(b"seq", FieldType.STRING, b"1")])
+        inner = Message(
+            [Field(b"t", FieldType.STRING, b"status"), Field(b"seq", FieldType.STRING, b"1")]
+        )
         for _ in range(depth - 1):
             inner = Message([Field(b"child", FieldType.STRUCT, inner)])
         return inner
@@ -443,7 +447,10 @@ def crafted(
     value is a STRING field, a bytes value a BINARY one. `compressed` wraps it in zlib.
     """
     fields = [Field(b"t", FieldType.STRING, _text(kind))]
-    controls: list[tuple[str, str | bytes]] = [("src", src), ("srcuuid", uuid or src.encode().ljust(16, b"-"))]
+    controls: list[tuple[str, str | bytes]] = [
+        ("src", src),
+        ("srcuuid", uuid or src.encode().ljust(16, b"-")),
+    ]
     if seq is not None:
         controls.append(("seq", f"{seq:x}"))
     controls += [("hg", f"{generation:x}"), ("ts", f"{int(START_TIME):x}"), ("ttl", "4")]
@@ -493,7 +500,9 @@ _log = Logger()
 class FakeReactor(task.Clock):
     """task.Clock that refuses negative delays and logs failing timed calls, as reactors do."""
 
-    def callLater(self, delay: float, callable: Callable[..., object], *args: object, **kw: object) -> DelayedCall:  # noqa: N802
+    def callLater(  # noqa: N802
+        self, delay: float, callable: Callable[..., object], *args: object, **kw: object
+    ) -> IDelayedCall:
         assert sys.maxsize >= delay >= 0, f"{delay} is not greater than or equal to 0 seconds"
         return super().callLater(delay, callable, *args, **kw)
 
@@ -515,9 +524,11 @@ class FakeReactor(task.Clock):
 class FakeLink:
     """An open medium that records what the node sends and hands it datagrams to receive."""
 
-    def __init__(self, name: str, context: MediumContext) -> None:
-        self.name = name
+    def __init__(self, medium: Any, context: MediumContext) -> None:
+        self.medium = medium
+        self.name = medium.name
         self.context = context
+        self.send_failures = 0
         self.recent: list[Message] = []
         self.sent = 0
         self.statuses = 0
@@ -556,11 +567,12 @@ class FakeMedium:
 
     def open(self, medium: Any, context: MediumContext) -> IMediumLink:
         """A FakeLink named like the configured medium."""
-        link = FakeLink(medium.name, context)
+        link = FakeLink(medium, context)
         self.links.append(link)
         return link
 
 
+@implementer(ILogObserver)
 @dataclass
 class LogCollector:
     """Log events that a daemon must never produce: failures and critical lines that are not
@@ -677,5 +689,12 @@ def membership(harness: NodeHarness) -> tuple[object, ...]:
         )
         for name, peer in core.membership.peers.items()
     )
-    timers = tuple(sorted((call.getTime(), repr(call.func)) for call in harness.reactor.getDelayedCalls()))
-    return (peers, core.comm_up, core.local_status, core.delivery.flow_control, timers, harness.link.sent)
+    timers = tuple(sorted((call.getTime(), repr(call.func)) for call in harness.reactor.calls))
+    return (
+        peers,
+        core.comm_up,
+        core.local_status,
+        core.delivery.flow_control,
+        timers,
+        harness.link.sent,
+    )

@@ -155,7 +155,9 @@ def test_strangers_change_nothing(config: ClusterConfig, batch: list[Hostile]) -
 def test_malformed_rexmit_numbers_are_dropped(harness: NodeHarness) -> None:
     """An NS_rexmit whose firstseq is `²` is counted malformed instead of raising ValueError."""
     before = harness.node.core.stats.dropped.malformed
-    harness.feed(crafted(KEYRING, "NS_rexmit", ("dest", LOCAL), ("firstseq", "²"), ("lastseq", "²")).datagram)
+    harness.feed(
+        crafted(KEYRING, "NS_rexmit", ("dest", LOCAL), ("firstseq", "²"), ("lastseq", "²")).datagram
+    )
     assert harness.node.core.stats.dropped.malformed == before + 1
 
 
@@ -171,18 +173,24 @@ def test_held_messages_are_capped(harness: NodeHarness) -> None:
     assert feed(harness, held_behind_one_gap())["inbox_held"] <= 500
 
 
-@pytest.mark.xfail(strict=True, reason="each `starting` queues a resource report, unbounded while paused")
+@pytest.mark.xfail(
+    strict=True, reason="each `starting` queues a resource report, unbounded while paused"
+)
 def test_starting_flood_queues_a_bounded_backlog(harness: NodeHarness) -> None:
-    """A live, never-acknowledging member repeating `starting` does not grow the send queue past one history."""
+    """A live member that never acknowledges and keeps sending `starting` queues at most 500."""
     assert feed(harness, flood_of_starting())["outbox_queued"] <= 500
 
 
-@pytest.mark.xfail(strict=True, reason="a member's srcuuid of any length is kept and sent back as destuuid")
+@pytest.mark.xfail(
+    strict=True, reason="a member's srcuuid of any length is kept and sent back as destuuid"
+)
 def test_oversized_uuid_does_not_break_replies(harness: NodeHarness) -> None:
     """A member whose compressed status carries a 1 MB srcuuid cannot make replies to it raise."""
     uuid = b"u" * 1_000_000
     harness.feed(status(1, uuid=uuid, compressed=True).datagram)
-    harness.feed(crafted(KEYRING, "reqnodes", ("dest", LOCAL), seq=2, uuid=uuid, compressed=True).datagram)
+    harness.feed(
+        crafted(KEYRING, "reqnodes", ("dest", LOCAL), seq=2, uuid=uuid, compressed=True).datagram
+    )
 
 
 @pytest.mark.xfail(strict=True, reason="node names are lower-cased with str.lower(), not ASCII folding")
