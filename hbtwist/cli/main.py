@@ -1,43 +1,30 @@
 """The `hbctl` entry point: an argparse front end dispatching to one module per sub-command.
 
-The sub-command modules are imported when `main` runs, so that Ctrl-C at any point of start-up
-ends hbctl quietly (exit status 130) rather than with a traceback.
+This module imports nothing at load time but `sys`: argparse and the sub-command modules are
+imported when `main` runs, so that Ctrl-C at any point after that ends hbctl quietly (exit
+status 130) rather than with a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
-from typing import Any
 
-from hbtwist import __version__
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 USAGE_EXIT_STATUS = 2
 INTERRUPTED_EXIT_STATUS = 130
 
 
-class CommandParser(argparse.ArgumentParser):
-    """A sub-command's parser: its options may come before, between or after its arguments."""
-
-    _intermixing = False
-
-    def parse_known_args(  # type: ignore[override]
-        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
-    ) -> tuple[argparse.Namespace, list[str]]:
-        """Parse options and arguments in any order (argparse's intermixed parsing)."""
-        if self._intermixing:
-            return super().parse_known_args(args, namespace)
-        self._intermixing = True
-        try:
-            return self.parse_known_intermixed_args(args, namespace)
-        finally:
-            self._intermixing = False
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The `hbctl` argument parser with every sub-command registered."""
+    import argparse
+
+    from hbtwist import __version__
     from hbtwist.cli import check, clstatus, events, send, status
+    from hbtwist.cli.parsing import CommandParser
 
     parser = argparse.ArgumentParser(
         prog="hbctl", description="Check and inspect an hbtwist heartbeat cluster."
@@ -47,9 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--control",
         dest="global_control",
         metavar="ADDRESS",
-        help="the daemon's control address for every command (also accepted after the command)",
+        help="the daemon's control address for every command (also accepted after the command; "
+        "default: $HBCTL_CONTROL, else the daemon's default socket)",
     )
-    subparsers: Any = parser.add_subparsers(
+    subparsers = parser.add_subparsers(
         title="commands", metavar="COMMAND", required=True, parser_class=CommandParser
     )
     for command in (check, status, events, send, clstatus):

@@ -57,7 +57,8 @@ def add_control_options(parser: argparse.ArgumentParser, *, json_option: bool = 
         metavar="SECONDS",
         type=seconds,
         default=5.0,
-        help="give up when the daemon does not answer within this time [default: 5]",
+        help="give up when the daemon does not answer within this many seconds, a positive "
+        "number [default: 5]",
     )
     if json_option:
         parser.add_argument("--json", action="store_true", help="print JSON for programs")
