@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hbtwist.core.engine import Timing  # noqa: E402
+from hbtwist.core.timing import Timing  # noqa: E402
 from hbtwist.wire import Message  # noqa: E402
 from tests.simnet import SimNet  # noqa: E402
 
@@ -65,20 +65,20 @@ def run(
         net.loss = loss
     net.first_losses = 0
     net.seen = {m.text("seq") or "" for source, m in net.wire_log if source == SENDER}
-    before = {name: net.nodes[name].engine.counters.copy() for name in names}
+    before = {name: net.nodes[name].core.stats.copy() for name in names}
     submitted: dict[str, float] = {}
     for number in range(count):
         submitted[str(number)] = net.clock.seconds()
-        net.nodes[SENDER].engine.submit(Message.of(("t", "bench"), ("n", str(number))))
+        net.nodes[SENDER].core.submit(Message.of(("t", "bench"), ("n", str(number))))
         net.run(0.01, step=0.01)
     net.loss = net.source_loss = 0.0
     net.run(15.0, step=0.01)
     requests = sum(
-        net.nodes[n].engine.counters["rexmit.requests_sent"] - before[n]["rexmit.requests_sent"]
+        net.nodes[n].core.stats.rexmit.requests_sent - before[n].rexmit.requests_sent
         for n in names
     )
-    sender = net.nodes[SENDER].engine.counters
-    retransmissions = sender["rexmit.answered"] - before[SENDER]["rexmit.answered"]
+    sender = net.nodes[SENDER].core.stats
+    retransmissions = sender.rexmit.answered - before[SENDER].rexmit.answered
     delays = []
     for name in names[1:]:
         node = net.nodes[name]

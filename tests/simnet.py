@@ -1,4 +1,4 @@
-"""A simulated cluster: engines on a task.Clock joined by lossy, cuttable in-memory media."""
+"""A simulated cluster: node cores on a task.Clock joined by lossy, cuttable in-memory media."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
 from hbtwist.core import events
-from hbtwist.core.engine import Engine, Timing
+from hbtwist.core.node import NodeCore
+from hbtwist.core.output import ICoreOutput
 from hbtwist.core.stamp import Identity, Stamper
+from hbtwist.core.timing import Timing
 from hbtwist.wire import AuthKey, AuthMethod, Keyring, Message, decode_datagram, encode_datagram
 
 KEYRING = Keyring(1, {1: AuthKey(1, AuthMethod.SHA1, b"simulated-cluster-key")})
@@ -71,12 +73,34 @@ class HeapClock:
         return [c for due, _, c in self._heap if not (c.cancelled or c.called) and due == c.time]
 
 
+@implementer(ICoreOutput)
+class SimOutput:
+    """A simulated node's output: packets onto the simulated media, events and messages to sinks."""
+
+    def __init__(self, transmit: Callable[[Message], None]) -> None:
+        self.transmit = transmit
+        self.event_sinks: list[Callable[[events.Event], None]] = []
+        self.message_sinks: list[Callable[[str, Message], None]] = []
+
+    def deliver(self, sender: str, message: Message) -> None:
+        for sink in list(self.message_sinks):
+            sink(sender, message)
+
+    def report(self, event: events.Event) -> None:
+        for sink in list(self.event_sinks):
+            sink(event)
+
+    def rejected(self, reason: str, total: int, link: str, source: object, detail: str) -> None:
+        """Drops are counted by the core; the simulation logs nothing."""
+
+
 @dataclass
 class SimNode:
-    """One simulated daemon: its engine and what it reported."""
+    """One simulated daemon: its core, its output and what it reported."""
 
     name: str
-    engine: Engine
+    core: NodeCore
+    output: SimOutput
     events: list[tuple[float, events.Event]] = field(default_factory=list)
     delivered: list[tuple[str, Message]] = field(default_factory=list)
     delivered_at: list[float] = field(default_factory=list)
@@ -84,11 +108,11 @@ class SimNode:
 
     def status_of(self, node: str) -> str:
         """The status this node holds for `node`."""
-        return self.engine.peers[node].status
+        return self.core.membership.peers[node].status
 
     def link_of(self, node: str, link: str) -> str:
         """The status this node holds for the link to `node` through `link`."""
-        return self.engine.peers[node].links[link].status
+        return self.core.membership.peers[node].links[link].status
 
 
 class SimNet:
@@ -137,7 +161,6 @@ class SimNet:
             inner_auth=True,
             wallclock=self.clock.seconds,
             loadavg=lambda: "0.00 0.00 0.00 1/100 1",
-            uuid_of=lambda node: node.encode().ljust(16, b"\0")[:16],
         )
         node_events: list[tuple[float, events.Event]] = []
         delivered: list[tuple[str, Message]] = []
@@ -146,24 +169,26 @@ class SimNet:
         def deliver(sender: str, message: Message) -> None:
             delivered.append((sender, message))
             delivered_at.append(self.clock.seconds())
-        engine = Engine(
+
+        output = SimOutput(lambda message: self._broadcast(name, message))
+        output.event_sinks.append(lambda event: node_events.append((self.clock.seconds(), event)))
+        output.message_sinks.append(deliver)
+        core = NodeCore(
             stamper=stamper,
             nodes=self.names,
             links=self.links,
             timing=self.timing,
             clock=self.clock,
-            send=lambda message: self._broadcast(name, message),
-            emit=lambda event: node_events.append((self.clock.seconds(), event)),
-            deliver=deliver,
+            output=output,
             advertise_ranges=not self.heartbeat_exact,
             rng=random.Random(self.rng.random()),
         )
-        return SimNode(name, engine, node_events, delivered, delivered_at)
+        return SimNode(name, core, output, node_events, delivered, delivered_at)
 
     def start(self, *names: str) -> None:
         """Start the named nodes (all when none is named)."""
         for name in names or tuple(self.nodes):
-            self.nodes[name].engine.start()
+            self.nodes[name].core.start()
 
     def _broadcast(self, source: str, message: Message) -> None:
         sender = self.nodes.get(source)
@@ -195,7 +220,7 @@ class SimNet:
     def _deliver(self, target: str, message: Message, link: str) -> None:
         node = self.nodes[target]
         if node.running and (target, link) not in self.cuts:
-            node.engine.receive(message, link)
+            node.core.receive(message, link)
 
     def cut(self, name: str, link: str) -> None:
         """Unplug `name` from medium `link`."""
@@ -209,13 +234,13 @@ class SimNet:
         """Kill a node: it stops sending and hearing at once."""
         node = self.nodes[name]
         node.running = False
-        node.engine.stop()
+        node.core.stop()
 
     def restart(self, name: str) -> SimNode:
         """Start a crashed node again with the next generation."""
         self.generations[name] += 1
         self.nodes[name] = self._make_node(name)
-        self.nodes[name].engine.start()
+        self.nodes[name].core.start()
         return self.nodes[name]
 
     def run(self, seconds: float, step: float = 0.005) -> None:

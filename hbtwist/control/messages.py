@@ -1,9 +1,9 @@
 """Cluster messaging for control clients: checking and queueing messages, describing deliveries.
 
 `SendMessage` / `SendMessages` turn JSON objects of string fields into `hbtwist.wire.Message`s
-and hand them to `engine.submit`, which sends them in order, holding them (never dropping them)
-while flow control waits for acknowledgements. `Listen` connections are fed from the node's
-`message_listeners` (every delivered message, in each sender's order) and from its
+and hand them to the node (`IClusterNode.submit`), which sends them in order, holding them (never
+dropping them) while flow control waits for acknowledgements. `Listen` connections are fed from the
+node's message listeners (every delivered message, in each sender's order) and from its
 `MessagesLost` events (every hole a listener must know about). The daemon side of those
 streams lives in `hbtwist.control.server`; this module holds what does not depend on a
 connection, so that it can be tested without one.
@@ -12,11 +12,13 @@ connection, so that it can be tested without one.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from hbtwist.control import protocol as p
-from hbtwist.core.engine import PROTOCOL_TYPES, Engine
+from hbtwist.control.access import IClusterNode
+from hbtwist.core.fields import parse_hex
+from hbtwist.core.membership import PROTOCOL_TYPES
 from hbtwist.wire import EncodeError, FieldType, Message
 from hbtwist.wire.classic import classic_body
 from hbtwist.wire.names import is_valid_name
@@ -31,24 +33,16 @@ CONTROL_FIELDS = frozenset(
 """Fields the daemon sets on every message it sends: a client may not set them."""
 
 RESERVED_TYPES = PROTOCOL_TYPES
-"""Sequenced types the engine itself consumes (`status reqnodes repnodes shutdone`)."""
+"""Sequenced types membership itself consumes (`status reqnodes repnodes shutdone`)."""
 
 RESERVED_PREFIX = "NS_"
-"""Unsequenced (engine-internal) types: acknowledgements, retransmission requests."""
+"""Unsequenced (core-internal) types: acknowledgements, retransmission requests."""
 
 MAX_MESSAGE_BYTES = 60_000
 """Most bytes a message's fields may take on the wire (netstring encoding, before the control
 fields): what the daemon adds still fits in one UDP datagram."""
 
 Pairs = list[tuple[str, str]]
-MessageListener = Callable[[str, Message], None]
-
-
-class MessagingNode(Protocol):
-    """The part of `NodeService` cluster messaging uses."""
-
-    engine: Engine
-    message_listeners: list[MessageListener]
 
 
 # Building messages from client requests
@@ -182,46 +176,23 @@ def parse_batch(messages: str, nodes: Iterable[str]) -> list[Message]:
 # Queueing
 
 
-def node_of(view: Any) -> Any:
-    """The node service behind a `NodeView` (the view keeps it private)."""
-    return view.service
-
-
-def submit(node: MessagingNode, messages: list[Message]) -> dict[str, Any]:
-    """Queue `messages` in order on the engine; QueueFull (nothing queued) when there is no room.
+def submit(node: IClusterNode, messages: list[Message]) -> dict[str, Any]:
+    """Queue `messages` in order on the node; QueueFull (nothing queued) when there is no room.
 
     The answer: how many were queued, how many messages now wait in the send queue, and whether
     flow control is holding them."""
-    engine = node.engine
-    waiting = engine.queued
+    waiting = node.snapshot().queued
     if messages and waiting + len(messages) > p.MAX_SEND_QUEUE:
         raise p.QueueFull(
             f"the send queue holds {waiting} messages waiting for acknowledgements; "
             f"{len(messages)} more would exceed {p.MAX_SEND_QUEUE}"
         )
-    for message in messages:
-        engine.submit(message)
-    return {"count": len(messages), "queued": engine.queued, "paused": engine.paused}
-
-
-def listeners_of(node: object) -> list[MessageListener]:
-    """The node's list of message listeners; BadRequest if it delivers no messages."""
-    listeners: list[MessageListener] | None = getattr(node, "message_listeners", None)
-    if listeners is None:
-        raise p.BadRequest("this node does not deliver cluster messages")
-    return listeners
+    node.submit(messages)
+    after = node.snapshot()
+    return {"count": len(messages), "queued": after.queued, "paused": after.paused}
 
 
 # Describing deliveries
-
-
-def _hex(text: str | None) -> int | None:
-    if not text or len(text) > 16:
-        return None
-    try:
-        return int(text, 16)
-    except ValueError:
-        return None
 
 
 def application_fields(message: Message) -> dict[str, str]:
@@ -243,8 +214,8 @@ def message_arguments(sender: str, message: Message, now: float) -> dict[str, An
     return {
         "sender": sender,
         "type": message.text(TYPE_FIELD) or "",
-        "seq": _hex(message.text("seq")),
-        "generation": _hex(message.text("hg")),
+        "seq": parse_hex(message.text("seq")),
+        "generation": parse_hex(message.text("hg")),
         "dest": message.text(DEST_FIELD),
         "time": now,
         "fields": json.dumps(application_fields(message), separators=(",", ":")),

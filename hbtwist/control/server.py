@@ -23,7 +23,7 @@ from zope.interface import implementer
 
 from hbtwist.control import messages as cluster_messages
 from hbtwist.control import protocol as p
-from hbtwist.control.view import Item, NodeView, event_fields, event_kind
+from hbtwist.control.view import Item, NodeView, event_fields
 from hbtwist.core import events
 from hbtwist.wire import Message
 
@@ -136,6 +136,10 @@ class ControlProtocol(amp.AMP):
         if self.authorized:
             super().dataReceived(data)
 
+    def makeConnection(self, transport: Any) -> None:  # noqa: N802
+        """Start the connection without AMP's log line: hbctl connects for every command."""
+        amp.BinaryBoxProtocol.makeConnection(self, transport)
+
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
         """Stop the event and message streams and log a TLS refusal (no certificate, wrong CA,
         expired...)."""
@@ -146,7 +150,8 @@ class ControlProtocol(amp.AMP):
                 peer=self._peer(),
                 reason=reason.getErrorMessage(),
             )
-        super().connectionLost(reason)
+        amp.BinaryBoxProtocol.connectionLost(self, reason)  # without AMP's per-connection log line
+        self.transport = None
 
     def _transport(self) -> Any:
         """The transport, with what TCP, UNIX and TLS transports offer beyond ITransport."""
@@ -237,7 +242,7 @@ class ControlProtocol(amp.AMP):
         self._event_seq += 1
         item = {
             "seq": self._event_seq,
-            "kind": event_kind(event),
+            "kind": events.event_name(event),
             "time": self.view.now(),
             "fields": event_fields(event),
         }
@@ -248,29 +253,24 @@ class ControlProtocol(amp.AMP):
     @p.SendMessage.responder
     def send_message(self, fields: str, dest: str | None = None) -> Item:
         """Answer `SendMessage`: check the message, queue it, say how many wait."""
-        node = cluster_messages.node_of(self.view)
-        message = cluster_messages.parse_message(fields, dest, node.engine.peers)
-        answer = cluster_messages.submit(node, [message])
+        message = cluster_messages.parse_message(fields, dest, self.view.node_names())
+        answer = self.view.send([message])
         return {"queued": answer["queued"], "paused": answer["paused"]}
 
     @p.SendMessages.responder
     def send_messages(self, messages: str) -> Item:
         """Answer `SendMessages`: check every message, then queue them all in order."""
-        node = cluster_messages.node_of(self.view)
-        return cluster_messages.submit(node, cluster_messages.parse_batch(messages, node.engine.peers))
+        return self.view.send(cluster_messages.parse_batch(messages, self.view.node_names()))
 
     @p.Listen.responder
     def listen(self, types: list[str] | None = None) -> Item:
         """Answer `Listen` and start sending `ClusterMessage`s of `types` (all when empty) and
         every `MessageGap`; a second Listen replaces the types."""
-        node = cluster_messages.node_of(self.view)
-        listeners = cluster_messages.listeners_of(node)
         first = self._listening is None
         self._listening = cluster_messages.TypeFilter(types)
         if first:
             self._call_stream()
-            listeners.append(self._on_message)
-            self._stops.append(lambda: _remove(listeners, self._on_message))
+            self._stops.append(self.view.listen(self._on_message))
             self._stops.append(self.view.subscribe(self._on_gap))
         return {"node": self.view.name}
 
@@ -319,13 +319,10 @@ class ControlProtocol(amp.AMP):
         self._transport().abortConnection()
 
 
-def _remove(listeners: list[Any], listener: Any) -> None:
-    if listener in listeners:
-        listeners.remove(listener)
-
-
 class ControlFactory(Factory):
     """Builds a `ControlProtocol` per connection, all reading the same view."""
+
+    noisy = False
 
     def __init__(self, view: NodeView, peer_check: PeerCheck | None = None) -> None:
         self.view = view

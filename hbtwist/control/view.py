@@ -1,25 +1,26 @@
-"""`NodeView`: the read-only queries the control protocol answers, over a running node.
+"""`NodeView`: the queries and commands the control protocol answers, over an `IClusterNode`.
 
-Everything here is an in-memory read of the engine's tables, done in the reactor thread; the
-results are plain dictionaries whose keys are the protocol's field names.
+Every query reads one frozen snapshot of the node, in the reactor thread; the results are plain
+dictionaries whose keys are the protocol's field names. Commands go through the node's
+`IClusterNode` methods and nothing else.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any, Protocol
+from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
 
 from hbtwist import __version__
+from hbtwist.control import messages
+from hbtwist.control.access import EventSink, IClusterNode, MessageListener, Unsubscribe
 from hbtwist.control.protocol import UnknownLink, UnknownNode
 from hbtwist.core import events
-from hbtwist.core.engine import Engine
-from hbtwist.core.peers import Link, Peer
-from hbtwist.core.stamp import Identity
+from hbtwist.core.snapshot import LinkSnapshot, PeerSnapshot
+from hbtwist.wire import Message
 
 HEARTBEAT_VERSION = "3.0.6"
 """The Heartbeat release whose protocol and behaviour hbtwist follows."""
@@ -35,39 +36,6 @@ RESOURCES_HELD = "none"
 Item = dict[str, Any]
 
 
-class HaCfLike(Protocol):
-    """The part of `HaCf` the view reads."""
-
-    def parameter(self, name: str) -> str | None:
-        """The `getparm` value of `name`."""
-
-
-class ConfigLike(Protocol):
-    """The part of `ClusterConfig` the view reads."""
-
-    @property
-    def hacf(self) -> HaCfLike:
-        """The parsed ha.cf."""
-
-
-class NodeLike(Protocol):
-    """The part of `NodeService` the view reads."""
-
-    engine: Engine
-    identity: Identity
-    subscribers: list[Callable[[events.Event], None]]
-
-    @property
-    def config(self) -> ConfigLike:
-        """The loaded configuration."""
-
-
-def event_kind(event: object) -> str:
-    """The protocol name of an event: its class name in snake case (`LinkStatusChanged` ->
-    `link_status_changed`)."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
-
-
 def event_fields(event: events.Event) -> str:
     """The event's own fields as a JSON object."""
     return json.dumps(asdict(event), separators=(",", ":"))
@@ -76,20 +44,12 @@ def event_fields(event: events.Event) -> str:
 class NodeView:
     """Membership, links, parameters and events of one node, as the control protocol shows them."""
 
-    def __init__(self, node: NodeLike, clock: IReactorTime) -> None:
+    def __init__(self, node: IClusterNode, clock: IReactorTime) -> None:
         self._node = node
         self._clock = clock
         self.started_at = clock.seconds()
-
-    @property
-    def service(self) -> NodeLike:
-        """The node service this view reads."""
-        return self._node
-
-    @property
-    def name(self) -> str:
+        self.name = node.snapshot().local
         """This node's name."""
-        return self._node.engine.local
 
     def version(self) -> Item:
         """Daemon and Heartbeat versions (the protocol fields are added by the server)."""
@@ -97,23 +57,26 @@ class NodeView:
 
     def local_status(self) -> Item:
         """The `LocalStatus` answer."""
-        engine = self._node.engine
-        identity = self._node.identity
+        snapshot = self._node.snapshot()
         return {
-            "node": engine.local,
-            "status": engine.local_status,
-            "generation": identity.generation,
-            "uuid": identity.uuid.hex(),
-            "comm_up": engine.comm_up,
+            "node": snapshot.local,
+            "status": snapshot.local_status,
+            "generation": snapshot.generation,
+            "uuid": snapshot.uuid.hex(),
+            "comm_up": snapshot.comm_up,
             "uptime": max(0.0, self._clock.seconds() - self.started_at),
-            "keepalive_ms": engine.timing.keepalive_ms,
-            "deadtime_ms": engine.timing.deadtime_ms,
+            "keepalive_ms": snapshot.timing.keepalive_ms,
+            "deadtime_ms": snapshot.timing.deadtime_ms,
             "cluster": self.parameter("cluster") or "",
         }
 
     def nodes(self) -> list[Item]:
         """Every node, in configuration order (nodes that joined later come last)."""
-        return [self._node_item(peer) for peer in self._node.engine.peers.values()]
+        return [self._node_item(peer) for peer in self._node.snapshot().peers]
+
+    def node_names(self) -> list[str]:
+        """The names of every node, in configuration order."""
+        return [peer.name for peer in self._node.snapshot().peers]
 
     def node(self, name: str) -> Item:
         """One node by name (case-insensitive), else UnknownNode."""
@@ -121,44 +84,45 @@ class NodeView:
 
     def links(self, node: str | None = None) -> list[Item]:
         """The links of `node`, or of every node in membership order."""
-        peers = [self._peer(node)] if node is not None else self._node.engine.peers.values()
-        return [self._link_item(peer, link) for peer in peers for link in peer.links.values()]
+        peers = [self._peer(node)] if node is not None else self._node.snapshot().peers
+        return [self._link_item(link) for peer in peers for link in peer.links]
 
     def link(self, node: str, link: str) -> Item:
         """One link of one node, else UnknownNode or UnknownLink."""
         peer = self._peer(node)
-        found = peer.links.get(link)
+        found = next((each for each in peer.links if each.name == link), None)
         if found is None:
             raise UnknownLink(f"node {peer.name} has no link {link}")
-        return self._link_item(peer, found)
+        return self._link_item(found)
 
     def parameter(self, name: str) -> str | None:
         """Heartbeat's `getparm` value of `name` (`hbversion` included), None when unset."""
         if name == "hbversion":
             return f"{HEARTBEAT_VERSION} (hbtwist {__version__})"
-        return self._node.config.hacf.parameter(name)
+        return self._node.parameter(name)
 
     def resources(self) -> str:
         """Heartbeat's `getrsc` answer."""
         return RESOURCES_HELD
 
-    def subscribe(self, sink: Callable[[events.Event], None]) -> Callable[[], None]:
+    def subscribe(self, sink: EventSink) -> Unsubscribe:
         """Call `sink` with every event from now on; the returned function stops that."""
-        subscribers = self._node.subscribers
-        subscribers.append(sink)
+        return self._node.subscribe(sink)
 
-        def unsubscribe() -> None:
-            if sink in subscribers:
-                subscribers.remove(sink)
+    def listen(self, listener: MessageListener) -> Unsubscribe:
+        """Call `listener` with every cluster message from now on; the returned function stops that."""
+        return self._node.listen(listener)
 
-        return unsubscribe
+    def send(self, batch: Sequence[Message]) -> Item:
+        """Queue application messages in order (QueueFull, nothing queued, when there is no room)."""
+        return messages.submit(self._node, list(batch))
 
     def now(self) -> float:
-        """The engine clock's time (seconds since the epoch for a real reactor)."""
+        """The node clock's time (seconds since the epoch for a real reactor)."""
         return self._clock.seconds()
 
-    def _peer(self, name: str) -> Peer:
-        peer = self._node.engine.peers.get(name.lower())
+    def _peer(self, name: str) -> PeerSnapshot:
+        peer = self._node.snapshot().peer(name)
         if peer is None:
             raise UnknownNode(f"no such node: {name}")
         return peer
@@ -168,7 +132,7 @@ class NodeView:
             return None
         return round(max(0.0, self._clock.seconds() - moment), 3)
 
-    def _node_item(self, peer: Peer) -> Item:
+    def _node_item(self, peer: PeerSnapshot) -> Item:
         return {
             "name": peer.name,
             "type": NODE_TYPE,
@@ -183,9 +147,9 @@ class NodeView:
             "site": NODE_SITE,
         }
 
-    def _link_item(self, peer: Peer, link: Link) -> Item:
+    def _link_item(self, link: LinkSnapshot) -> Item:
         return {
-            "node": peer.name,
+            "node": link.node,
             "link": link.name,
             "status": link.status,
             "since_heard": self._since(link.last_heard),

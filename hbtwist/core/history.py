@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from hbtwist.core.caps import HISTORY_SIZE
 from hbtwist.wire import Message
-
-HISTORY_SIZE = 500
 
 
 @dataclass

@@ -1,11 +1,10 @@
-"""What this node knows about each cluster node and each of its links."""
+"""What membership knows about each cluster node and each of its links."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from hbtwist.core.deadline import Deadline
-from hbtwist.core.seqtrack import SequenceTracker
 
 INIT = "init"
 UP = "up"
@@ -33,7 +32,6 @@ class Peer:
 
     name: str
     deadtime_ms: int
-    ack_trigger: int
     deadline: Deadline = field(init=False)
     links: dict[str, Link] = field(default_factory=dict)
     status: str = INIT
@@ -44,10 +42,6 @@ class Peer:
     last_status_seq: int = 0
     heartbeats: int = 0
     late_heartbeats: int = 0
-    tracker: SequenceTracker = field(default_factory=SequenceTracker)
-    last_acked: int = 0
-    ackseq: int = 0
-    hbtwist: bool = False
     shutdown_generation: int = 0
     """The generation that announced its shutdown (`shutdone`); it cannot come back to life."""
 
@@ -55,9 +49,3 @@ class Peer:
     def alive(self) -> bool:
         """Whether the node is up or active."""
         return self.status in (UP, ACTIVE)
-
-    def forget_sequence(self) -> None:
-        """Reset sequence and acknowledgement tracking (restart, death, resynchronisation)."""
-        self.tracker.reset()
-        self.last_acked = 0
-        self.ackseq = 0

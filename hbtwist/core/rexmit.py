@@ -15,20 +15,15 @@ Either way a number is asked for at most MAX_ATTEMPTS times; then it is reported
 from __future__ import annotations
 
 import random
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
+from hbtwist.core.caps import MAX_ATTEMPTS, MAX_REXMIT_BATCH
 from hbtwist.core.history import TransmitHistory
+from hbtwist.core.stats import RexmitCounts
 from hbtwist.wire import Message
-
-MAX_REXMIT_BATCH = 50
-"""Most numbers one request is answered for, and most numbers one request asks for."""
-
-MAX_ATTEMPTS = 40
-"""Requests per missing number before it is given up (10 s at the default 250 ms)."""
 
 FIRST_DELAY_FLOOR_MS = 50
 
@@ -62,7 +57,7 @@ class Retransmission:
         *,
         clock: IReactorTime,
         history: TransmitHistory,
-        counters: Counter[str],
+        counts: RexmitCounts,
         send: Callable[[Message], None],
         resend: Callable[[Message], None],
         on_lost: LostCallback,
@@ -72,7 +67,7 @@ class Retransmission:
     ) -> None:
         self._clock = clock
         self._history = history
-        self._counters = counters
+        self._counts = counts
         self._send = send
         self._resend = resend
         self._on_lost = on_lost
@@ -86,7 +81,7 @@ class Retransmission:
 
     def answer(self, requester: str, acknowledged: int, first: int, last: int) -> None:
         """Resend what `requester` asks for from history, or NAK what is gone (spec 5.3)."""
-        self._counters["rexmit.requests_received"] += 1
+        self._counts.requests_received += 1
         last = min(last or first, first + MAX_REXMIT_BATCH - 1, self._history.highest)
         now = self._clock.seconds()
         for seq in range(max(first, acknowledged + 1), last + 1):
@@ -101,12 +96,12 @@ class Retransmission:
                         ("info", reason),
                     )
                 )
-                self._counters["rexmit.naks_sent"] += 1
+                self._counts.naks_sent += 1
             elif sent.last_resent is not None and now - sent.last_resent < self._guard:
-                self._counters["rexmit.suppressed"] += 1
+                self._counts.suppressed += 1
             else:
                 sent.last_resent = now
-                self._counters["rexmit.answered"] += 1
+                self._counts.answered += 1
                 self._resend(sent.message)
 
     # Receiver side
@@ -149,7 +144,7 @@ class Retransmission:
                 wanted.due = resume
                 held += 1
         if held:
-            self._counters["rexmit.requests_held"] += held
+            self._counts.requests_held += held
             self._schedule(sender, gaps)
 
     def forget(self, sender: str, reason: str) -> None:
@@ -211,7 +206,7 @@ class Retransmission:
             self._on_lost(sender, first, last, "no retransmission after repeated requests")
 
     def _request(self, sender: str, first: int, last: int) -> None:
-        self._counters["rexmit.requests_sent"] += 1
+        self._counts.requests_sent += 1
         self._send(
             Message.of(
                 ("t", "NS_rexmit"),

@@ -5,11 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-MAX_MISSING = 499
-"""Most missing sequence numbers remembered per sender; the oldest are forgotten beyond it."""
-
-MAX_RECOVERABLE_GAP = 250
-"""A larger gap is not recoverable: tracking restarts at the new number."""
+from hbtwist.core.caps import MAX_MISSING, MAX_RECOVERABLE_GAP
 
 
 class Verdict(enum.Enum):

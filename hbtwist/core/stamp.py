@@ -38,21 +38,24 @@ class Stamper:
         inner_auth: bool,
         wallclock: Callable[[], float],
         loadavg: Callable[[], str],
-        uuid_of: Callable[[str], bytes | None],
     ) -> None:
+        """`wallclock` gives the time for `ts`, `loadavg` the host's load average text for `ld`."""
         self.identity = identity
         self.keyring = keyring
         self.ttl = ttl
         self.inner_auth = inner_auth
         self._wallclock = wallclock
         self._loadavg = loadavg
-        self._uuid_of = uuid_of
         self.last_seq = 0
 
-    def stamp(self, message: Message) -> Message:
-        """Return `message` with control fields set; sequenced types consume the next `seq`."""
+    def stamp(self, message: Message, destuuid: bytes | None = None) -> Message:
+        """Return `message` with control fields set; sequenced types consume the next `seq`.
+
+        `destuuid` is the UUID of the message's `dest`, when it is known.
+        """
         unsequenced = is_unsequenced(message.text("t"))
-        message = self._with_destination(message)
+        if destuuid is not None:
+            message = message.with_field("destuuid", destuuid, FieldType.BINARY)
         controls: list[tuple[str, bytes, FieldType]] = [
             ("src", self.identity.name.encode(), FieldType.STRING),
             ("srcuuid", self.identity.uuid, FieldType.BINARY),
@@ -72,41 +75,6 @@ class Stamper:
             message = sign_inner(message, self.keyring)
         return message
 
-    def _with_destination(self, message: Message) -> Message:
-        destination = message.text("dest")
-        if destination is None:
-            return message
-        uuid = self._uuid_of(destination)
-        if uuid is None:
-            return message
-        return message.with_field("destuuid", uuid, FieldType.BINARY)
-
 
 def _has_nested(message: Message) -> bool:
     return any(entry.type in (FieldType.STRUCT, FieldType.COMPRESS) for entry in message)
-
-
-def read_loadavg(path: str = "/proc/loadavg") -> str:
-    """The first line of /proc/loadavg, as Heartbeat sends it in `ld`, or `n/a`."""
-    try:
-        with open(path, encoding="ascii") as source:
-            return source.readline().rstrip("\n") or "n/a"
-    except OSError:
-        return "n/a"
-
-
-class CachedLoadavg:
-    """The load average read at most once per `period` seconds of `clock`, not per message."""
-
-    def __init__(self, clock: Callable[[], float], period: float = 1.0) -> None:
-        self._clock = clock
-        self._period = period
-        self._read_at = float("-inf")
-        self._value = "n/a"
-
-    def __call__(self) -> str:
-        now = self._clock()
-        if now - self._read_at >= self._period:
-            self._value = read_loadavg()
-            self._read_at = now
-        return self._value

@@ -1,41 +1,45 @@
-"""The node service: opens the media, feeds the heartbeat engine, and reports what it sees."""
+"""The node service: opens the media, feeds the node's cores, and fans out what they report."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from twisted.application import service
 from twisted.logger import Logger
+from zope.interface import implementer
 
 from hbtwist import __version__
 from hbtwist.config import ClusterConfig
-from hbtwist.core import events
-from hbtwist.core.engine import Engine, Timing
-from hbtwist.core.stamp import CachedLoadavg, Identity, Stamper
+from hbtwist.control.access import EventSink, IClusterNode, MessageListener, Unsubscribe
 from hbtwist.control.wording import log_event
+from hbtwist.core.events import Event
+from hbtwist.core.node import NodeCore
+from hbtwist.core.output import ICoreOutput
+from hbtwist.core.snapshot import NodeSnapshot
+from hbtwist.core.stamp import Identity, Stamper
+from hbtwist.core.timing import Timing
+from hbtwist.daemon.loadavg import CachedLoadavg
 from hbtwist.media.interface import IMediumLink, IMediumType, MediumContext, Outgoing
-from hbtwist.core.resources import ResourceReporter
-from hbtwist.wire import (
-    AuthenticationFailed,
-    Message,
-    WireError,
-    decode_datagram,
-    encode_datagram,
-)
+from hbtwist.wire import Message, encode_datagram
 
 _log = Logger()
 
+BAD_PACKET_LOG_FIRST = 10
+BAD_PACKET_LOG_EVERY = 1000
+"""With `log_badpack`, the first ten dropped packets of each reason are logged, then one in 1000."""
+
 
 def timing_of(config: ClusterConfig) -> Timing:
-    """The engine timers from ha.cf."""
+    """The membership timers from ha.cf."""
     hacf = config.hacf
     return Timing(hacf.keepalive_ms, hacf.deadtime_ms, hacf.warntime_ms, hacf.initdead_ms)
 
 
+@implementer(IClusterNode, ICoreOutput)
 class NodeService(service.Service):
-    """One cluster node: every configured medium, the engine, and the event fan-out."""
+    """One cluster node: every configured medium, the node's cores, and the event fan-out."""
 
     name = "node"
 
@@ -49,13 +53,14 @@ class NodeService(service.Service):
     ) -> None:
         self.config = config
         self.identity = identity
-        self.subscribers: list[Callable[[events.Event], None]] = []
-        self.message_listeners: list[Callable[[str, Message], None]] = []
-        """Called with (sender, message) for every cluster message, in each sender's order."""
-        self._reactor = reactor
+        self._subscribers: list[EventSink] = []
+        self._listeners: list[MessageListener] = []
         self._keyring = config.keyring
         context = MediumContext(
-            reactor=reactor, deliver=self._datagram_received, node=identity.name, bind_address=bind_address
+            reactor=reactor,
+            deliver=self._datagram_received,
+            node=identity.name,
+            bind_address=bind_address,
         )
         self.links: list[IMediumLink] = [
             medium_types[medium.kind].open(medium, context) for medium in config.hacf.media
@@ -68,21 +73,17 @@ class NodeService(service.Service):
             inner_auth=hacf.msgfmt == "classic",
             wallclock=reactor.seconds,
             loadavg=CachedLoadavg(reactor.seconds),
-            uuid_of=self._uuid_of,
         )
-        self.engine = Engine(
+        self.core = NodeCore(
             stamper=stamper,
             nodes=hacf.nodes,
             links=[link.name for link in self.links],
             timing=timing_of(config),
             clock=reactor,
-            send=self._send,
-            emit=self._emit,
-            deliver=self._on_message,
+            output=self,
             autojoin=hacf.autojoin != "none",
             max_rexmit_delay_ms=hacf.max_rexmit_delay_ms,
         )
-        self.message_listeners.append(ResourceReporter(identity.name, self.engine.submit).on_message)
 
     def startService(self) -> None:  # noqa: N802
         super().startService()
@@ -92,56 +93,82 @@ class NodeService(service.Service):
         _log.info("Heartbeat generation: {generation}", generation=self.identity.generation)
         for link in self.links:
             link.start()
-        self.engine.start()
+        self.core.start()
 
     def stopService(self) -> None:  # noqa: N802
         _log.info("Heartbeat shutdown in progress. ({pid})", pid=os.getpid())
-        self.engine.shutdown()
-        self.engine.stop()
+        self.core.shutdown()
+        self.core.stop()
         for link in self.links:
             link.stop()
         _log.info("{node} Heartbeat shutdown complete.", node=self.identity.name)
         super().stopService()
 
-    def _uuid_of(self, node: str) -> bytes | None:
-        peer = self.engine.peers.get(node)
-        return None if peer is None else peer.uuid
+    # IClusterNode: what the control plane may read and do
 
-    def _send(self, message: Message) -> None:
+    def snapshot(self) -> NodeSnapshot:
+        """The node's state now, frozen."""
+        return self.core.snapshot()
+
+    def parameter(self, name: str) -> str | None:
+        """Heartbeat's `getparm` value of the ha.cf setting `name`."""
+        return self.config.hacf.parameter(name)
+
+    def subscribe(self, sink: EventSink) -> Unsubscribe:
+        """Call `sink` with every event from now on; the returned function stops that."""
+        return _add(self._subscribers, sink)
+
+    def listen(self, listener: MessageListener) -> Unsubscribe:
+        """Call `listener` with every cluster message from now on; the returned function stops that."""
+        return _add(self._listeners, listener)
+
+    def submit(self, messages: Sequence[Message]) -> None:
+        """Queue application messages, in order, for the cluster."""
+        for message in messages:
+            self.core.submit(message)
+
+    # ICoreOutput: what the cores hand out
+
+    def transmit(self, message: Message) -> None:
+        """Send one stamped message on every medium."""
         outgoing = Outgoing(message, encode_datagram(message, self._keyring), self._keyring)
         for link in self.links:
             link.send(outgoing)
 
-    def _datagram_received(self, data: bytes, link: str, source: object) -> None:
-        try:
-            message = decode_datagram(data, self._keyring)
-        except AuthenticationFailed as error:
-            self._drop("bad_auth", link, source, error)
-            return
-        except WireError as error:
-            self._drop("malformed", link, source, error)
-            return
-        self.engine.receive(message, link)
+    def deliver(self, sender: str, message: Message) -> None:
+        """Hand one cluster message to every listener."""
+        for listener in list(self._listeners):
+            listener(sender, message)
 
-    def _drop(self, reason: str, link: str, source: object, error: Exception) -> None:
-        counters = self.engine.counters
-        counters[f"dropped.{reason}"] += 1
-        total = counters[f"dropped.{reason}"]
-        if self.config.hacf.log_badpack and (total <= 10 or total % 1000 == 0):
+    def report(self, event: Event) -> None:
+        """Log one event in Heartbeat's wording and hand it to every subscriber."""
+        log_event(_log, event, self.identity.name)
+        for subscriber in list(self._subscribers):
+            subscriber(event)
+
+    def rejected(self, reason: str, total: int, link: str, source: object, detail: str) -> None:
+        """Log a dropped datagram when ha.cf asks for it (`log_badpack`), rate-limited."""
+        if not self.config.hacf.log_badpack:
+            return
+        if total <= BAD_PACKET_LOG_FIRST or total % BAD_PACKET_LOG_EVERY == 0:
             _log.warn(
                 "Dropped {reason} packet #{total} on {link} from {source}: {error}",
                 reason=reason.replace("_", " "),
                 total=total,
                 link=link,
                 source=source,
-                error=error,
+                error=detail,
             )
 
-    def _on_message(self, sender: str, message: Message) -> None:
-        for listener in list(self.message_listeners):
-            listener(sender, message)
+    def _datagram_received(self, data: bytes, link: str, source: object) -> None:
+        self.core.datagram_received(data, link, source)
 
-    def _emit(self, event: events.Event) -> None:
-        log_event(_log, event, self.identity.name)
-        for subscriber in list(self.subscribers):
-            subscriber(event)
+
+def _add(callbacks: list[Callable[..., None]], callback: Callable[..., None]) -> Unsubscribe:
+    callbacks.append(callback)
+
+    def remove() -> None:
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    return remove

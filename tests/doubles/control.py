@@ -1,40 +1,93 @@
-"""Test support: a `NodeService` stand-in and in-memory control connections (no reactor)."""
+"""Test support: an `IClusterNode` over a simulated node and in-memory control connections."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Coroutine, Sequence
+from typing import Any, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 from twisted.test import iosim
+from zope.interface import implementer
 
+from hbtwist.control.access import EventSink, IClusterNode, MessageListener, Unsubscribe
 from hbtwist.control.client import ClientProtocol, ControlClient
 from hbtwist.control.server import ControlProtocol
-from hbtwist.control.view import ConfigLike, NodeView
-from hbtwist.core import events
-from hbtwist.core.engine import Engine
+from hbtwist.control.view import NodeView
+from hbtwist.core.events import Event
+from hbtwist.core.snapshot import NodeSnapshot
+from hbtwist.wire import Message
+from tests.simnet import SimNode
 
 T = TypeVar("T")
 
 
-class FakeNode:
-    """What the control plane reads from `NodeService`, around a real engine.
+class HaCfLike(Protocol):
+    """The part of `HaCf` a fake node reads."""
 
-    Call `emit` with every event the engine reports (e.g. by chaining it into the engine's
-    event sink) so subscribers see them as they would in the daemon.
+    def parameter(self, name: str) -> str | None:
+        """The `getparm` value of `name`."""
+
+
+class ConfigLike(Protocol):
+    """The part of `ClusterConfig` a fake node reads."""
+
+    @property
+    def hacf(self) -> HaCfLike:
+        """The parsed ha.cf."""
+
+
+@implementer(IClusterNode)
+class FakeNode:
+    """What the control plane sees of `NodeService`, around one simulated node's real core.
+
+    It fans the core's events and messages out to its own `subscribers` and
+    `message_listeners`, as `NodeService` does; `emit` reports an event as if the core had.
     """
 
-    def __init__(self, engine: Engine, config: ConfigLike) -> None:
-        self.engine = engine
+    def __init__(self, node: SimNode, config: ConfigLike) -> None:
+        self.core = node.core
         self.config = config
-        self.identity = engine.stamper.identity
-        self.subscribers: list[Callable[[events.Event], None]] = []
+        self.subscribers: list[EventSink] = []
+        self.message_listeners: list[MessageListener] = []
+        node.output.event_sinks.append(self.emit)
+        node.output.message_sinks.append(self.deliver)
 
-    def emit(self, event: events.Event) -> None:
-        """Fan one event out to the subscribers, as `NodeService` does."""
+    def emit(self, event: Event) -> None:
+        """Fan one event out to the subscribers."""
         for subscriber in list(self.subscribers):
             subscriber(event)
+
+    def deliver(self, sender: str, message: Message) -> None:
+        """Fan one cluster message out to the listeners."""
+        for listener in list(self.message_listeners):
+            listener(sender, message)
+
+    def snapshot(self) -> NodeSnapshot:
+        return self.core.snapshot()
+
+    def parameter(self, name: str) -> str | None:
+        return self.config.hacf.parameter(name)
+
+    def subscribe(self, sink: EventSink) -> Unsubscribe:
+        return _add(self.subscribers, sink)
+
+    def listen(self, listener: MessageListener) -> Unsubscribe:
+        return _add(self.message_listeners, listener)
+
+    def submit(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            self.core.submit(message)
+
+
+def _add(sinks: list[Any], sink: Any) -> Unsubscribe:
+    sinks.append(sink)
+
+    def remove() -> None:
+        if sink in sinks:
+            sinks.remove(sink)
+
+    return remove
 
 
 def connect_in_memory(view: NodeView) -> tuple[ControlClient, ControlProtocol, iosim.IOPump]:

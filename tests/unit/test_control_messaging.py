@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,66 +13,45 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.protocols import amp
 
+from hbtwist.cli import send as messaging_command
+from hbtwist.cli.main import build_parser
 from hbtwist.config import ClusterConfig, load_config
 from hbtwist.control import messages as messaging
 from hbtwist.control import protocol as p
 from hbtwist.control import server as control_server
 from hbtwist.control.client import ControlClient, batches, encode_batch
-from tests.doubles.control import FakeNode, connect_in_memory, run_pumped
 from hbtwist.control.view import NodeView
 from hbtwist.core import events
-from hbtwist.cli import send as messaging_command
-from hbtwist.cli.main import build_parser
 from hbtwist.wire import Message
 from tests.conftest import THREE_NODE_HA_CF, write_config
-from tests.simnet import SimNet
+from tests.doubles.control import FakeNode, connect_in_memory, run_pumped
+from tests.simnet import SimNet, SimNode
 
 NAMES = ["alpha", "beta", "gamma"]
 
 
-class MessagingNode(FakeNode):
-    """A FakeNode that also fans delivered cluster messages out, as `NodeService` does."""
+class RecordingNode(FakeNode):
+    """A FakeNode that also records every message the control plane submits."""
 
-    def __init__(self, engine: Any, config: Any) -> None:
-        super().__init__(engine, config)
-        self.message_listeners: list[Any] = []
+    def __init__(self, node: SimNode, config: ClusterConfig) -> None:
+        super().__init__(node, config)
+        self.submitted: list[Message] = []
 
-    def deliver(self, sender: str, message: Message) -> None:
-        for listener in list(self.message_listeners):
-            listener(sender, message)
+    def submit(self, messages: Sequence[Message]) -> None:
+        self.submitted.extend(messages)
+        super().submit(messages)
 
 
 class Cluster:
     """A three-node SimNet with a control view of alpha (events and messages fanned out), and a
-    record of every message alpha's engine was given to submit."""
+    record of every message the control plane submitted to alpha."""
 
     def __init__(self, directory: Path, seed: int = 1) -> None:
         self.net = SimNet(list(NAMES), seed=seed)
-        engine = self.net.nodes["alpha"].engine
-        self.engine = engine
-        self.node = MessagingNode(engine, _config(directory))
+        self.core = self.net.nodes["alpha"].core
+        self.node = RecordingNode(self.net.nodes["alpha"], _config(directory))
         self.view = NodeView(self.node, self.net.clock)
-        self.submitted: list[Message] = []
-        report, record = engine._emit, engine._deliver
-
-        def emit(event: events.Event) -> None:
-            report(event)
-            self.node.emit(event)
-
-        def deliver(sender: str, message: Message) -> None:
-            record(sender, message)
-            self.node.deliver(sender, message)
-
-        submit = engine.submit
-
-        def spy(message: Message) -> None:
-            self.submitted.append(message)
-            submit(message)
-
-        engine._emit = emit
-        engine._deliver = deliver
-        engine.inbox._deliver = deliver
-        engine.submit = spy  # type: ignore[method-assign]
+        self.submitted = self.node.submitted
         self.net.start()
         self.net.run(6.0)
 
@@ -86,7 +66,7 @@ class Cluster:
                 pump.flush()
 
     def delivered(self, name: str, kind: str) -> list[tuple[str, Message]]:
-        """What node `name`'s engine delivered of type `kind`."""
+        """What node `name` delivered of type `kind`."""
         return [(s, m) for s, m in self.net.nodes[name].delivered if m.text("t") == kind]
 
 
@@ -177,7 +157,7 @@ def test_flow_control_holds_messages_in_order_and_never_drops_them(cluster: Clus
     cluster.run(0.2)
     cluster.net.loss = 0.0
     cluster.run(5.0)
-    assert cluster.engine.queued == 0
+    assert cluster.core.queued == 0
     for name in ("beta", "gamma"):
         numbers = [m.text("n") for _, m in cluster.delivered(name, "app")]
         assert numbers == [str(i) for i in range(401)], name
@@ -193,14 +173,14 @@ def test_a_full_send_queue_refuses_the_whole_request(
     client, _, pump = cluster.connect()
     cluster.net.loss = 1.0
     run_pumped(pump, client.send_messages([{"t": "app"}] * 290))
-    waiting = cluster.engine.queued
+    waiting = cluster.core.queued
     assert 0 < waiting < 100
     with pytest.raises(p.QueueFull, match="send queue holds"):
         run_pumped(pump, client.send_messages([{"t": "app"}] * (301 - waiting)))
     run_pumped(pump, client.send_messages([{"t": "app"}] * (300 - waiting)))
     with pytest.raises(p.QueueFull):
         run_pumped(pump, client.send_message({"t": "app"}))
-    assert cluster.engine.queued == 300 and len(cluster.submitted) == 590 - waiting
+    assert cluster.core.queued == 300 and len(cluster.submitted) == 590 - waiting
     assert run_pumped(pump, client.send_messages([])) == {"count": 0, "queued": 300, "paused": True}
 
 
@@ -285,10 +265,10 @@ def test_listen_delivers_only_the_types_asked_for(cluster: Cluster) -> None:
     client, _, pump = cluster.connect()
     messages, gaps, done = listen(client, pump, ["app", "other"])
     assert cluster.node.message_listeners and len(cluster.node.subscribers) == 1
-    cluster.net.nodes["beta"].engine.submit(Message.of(("t", "app"), ("n", "1"), ("x", "a b")))
-    cluster.net.nodes["beta"].engine.submit(Message.of(("t", "noise"), ("n", "2")))
-    cluster.net.nodes["gamma"].engine.submit(Message.of(("t", "other"), ("n", "3"), ("dest", "alpha")))
-    cluster.net.nodes["gamma"].engine.submit(Message.of(("t", "app"), ("n", "4"), ("dest", "beta")))
+    cluster.net.nodes["beta"].core.submit(Message.of(("t", "app"), ("n", "1"), ("x", "a b")))
+    cluster.net.nodes["beta"].core.submit(Message.of(("t", "noise"), ("n", "2")))
+    cluster.net.nodes["gamma"].core.submit(Message.of(("t", "other"), ("n", "3"), ("dest", "alpha")))
+    cluster.net.nodes["gamma"].core.submit(Message.of(("t", "app"), ("n", "4"), ("dest", "beta")))
     own_client, _, own_pump = cluster.connect()
     run_pumped(own_pump, own_client.send_message({"t": "app", "n": "5"}))
     cluster.run(0.2, pump)
@@ -311,7 +291,7 @@ def test_listen_without_types_gets_everything_and_can_change(cluster: Cluster) -
     """No types means every type; a second Listen replaces the types."""
     client, _, pump = cluster.connect()
     messages, _, _ = listen(client, pump)
-    beta = cluster.net.nodes["beta"].engine
+    beta = cluster.net.nodes["beta"].core
     beta.submit(Message.of(("t", "one")))
     beta.submit(Message.of(("t", "two")))
     cluster.run(0.1, pump)
@@ -330,7 +310,7 @@ def test_messages_from_one_sender_arrive_in_its_order_under_loss(tmp_path: Path)
     client, _, pump = cluster.connect()
     messages, gaps, _ = listen(client, pump, ["app"])
     cluster.net.loss = 0.3
-    beta = cluster.net.nodes["beta"].engine
+    beta = cluster.net.nodes["beta"].core
     for index in range(600):
         beta.submit(Message.of(("t", "app"), ("n", str(index))))
     cluster.run(15.0, pump)
@@ -362,10 +342,10 @@ def test_lost_messages_are_reported_as_a_gap(tmp_path: Path) -> None:
     client, _, pump = cluster.connect()
     messages, gaps, _ = listen(client, pump, ["app"])
     cluster.net.loss = 0.6
-    beta = cluster.net.nodes["beta"].engine
+    beta = cluster.net.nodes["beta"].core
     for index in range(40):
         beta.submit(Message.of(("t", "app"), ("n", str(index))))
-    first_app_seq = beta.stamper.last_seq - 39
+    first_app_seq = beta.delivery.stamper.last_seq - 39
     cluster.run(0.01, pump)
     cluster.net.crash("beta")
     cluster.net.loss = 0.0
@@ -376,7 +356,7 @@ def test_lost_messages_are_reported_as_a_gap(tmp_path: Path) -> None:
     lost = {seq for g in gaps for seq in range(g["first"], g["last"] + 1)}
     app_range = set(range(first_app_seq, first_app_seq + 40))
     assert received & lost == set()
-    assert app_range <= received | lost | {beta.stamper.last_seq + 1}
+    assert app_range <= received | lost | {beta.delivery.stamper.last_seq + 1}
     numbers = [int(m["fields"]["n"]) for m in messages]
     assert numbers == sorted(numbers)
 
@@ -389,7 +369,7 @@ def test_listener_and_subscriber_share_one_connection(cluster: Cluster) -> None:
     pump.flush()
     messages, _, _ = listen(client, pump)
     cluster.node.emit(events.CommUp("alpha"))
-    cluster.net.nodes["beta"].engine.submit(Message.of(("t", "app")))
+    cluster.net.nodes["beta"].core.submit(Message.of(("t", "app")))
     cluster.run(0.1, pump)
     assert [event["kind"] for event in received] == ["comm_up"]
     assert [m["type"] for m in messages] == ["app"]
@@ -439,15 +419,6 @@ def test_a_message_bigger_than_one_amp_value_is_delivered_whole(cluster: Cluster
     cluster.node.deliver("beta", Message.of(("t", "big"), *big.items()))
     pump.flush()
     assert [m["fields"] for m in messages] == [big]
-
-
-def test_listen_needs_a_node_that_delivers_messages(tmp_path: Path) -> None:
-    """A node without message listeners (an old embedding) refuses Listen with BAD_REQUEST."""
-    net = SimNet(list(NAMES))
-    view = NodeView(FakeNode(net.nodes["alpha"].engine, _config(tmp_path / "ha.d")), net.clock)
-    client, _, pump = connect_in_memory(view)
-    with pytest.raises(p.BadRequest, match="does not deliver"):
-        run_pumped(pump, client.call(p.Listen, types=[]))
 
 
 def test_application_fields_skip_control_and_binary_fields() -> None:
@@ -602,7 +573,7 @@ def test_hbctl_listen(cluster: Cluster, capsys: pytest.CaptureFixture[str]) -> N
     outcome: list[Any] = []
     Deferred.fromCoroutine(args.handler(client, args, out)).addBoth(outcome.append)
     pump.flush()
-    beta = cluster.net.nodes["beta"].engine
+    beta = cluster.net.nodes["beta"].core
     beta.submit(Message.of(("t", "app"), ("n", "1"), ("text", "two words")))
     beta.submit(Message.of(("t", "noise")))
     cluster.run(0.1, pump)

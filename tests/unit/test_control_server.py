@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,13 @@ from hbtwist.control import protocol as p
 from hbtwist.control import server as control_server
 from hbtwist.control.client import ClientProtocol, ControlClient
 from hbtwist.control.server import ControlProtocol, page
-from tests.doubles.control import FakeNode, connect_in_memory, run_pumped
-from hbtwist.control.view import NodeView, event_kind
+from hbtwist.control.view import NodeView
 from hbtwist.core import events
-from hbtwist.core.engine import Engine
+from hbtwist.core.node import NodeCore
 from hbtwist.core.stamp import Identity, Stamper
 from tests.conftest import THREE_NODE_HA_CF, write_config
-from tests.simnet import FAST, KEYRING, SimNet
+from tests.doubles.control import FakeNode, connect_in_memory, run_pumped
+from tests.simnet import FAST, KEYRING, SimNet, SimNode, SimOutput
 
 NAMES = ["alpha", "beta", "gamma"]
 
@@ -39,22 +40,14 @@ def cluster_config(directory: Path) -> ClusterConfig:
 def simulated(directory: Path, seconds: float = 6.0) -> tuple[SimNet, FakeNode, NodeView]:
     """A started three-node SimNet and a control view of node alpha after `seconds`."""
     net = SimNet(list(NAMES))
-    node = FakeNode(net.nodes["alpha"].engine, cluster_config(directory))
-    engine = net.nodes["alpha"].engine
-    report = engine._emit  # chain the simulation's event sink into the fake node's fan-out
-
-    def emit(event: events.Event) -> None:
-        report(event)
-        node.emit(event)
-
-    engine._emit = emit
+    node = FakeNode(net.nodes["alpha"], cluster_config(directory))
     net.start()
     net.run(seconds)
     return net, node, NodeView(node, net.clock)
 
 
 def big_membership(count: int, name_length: int = 8) -> tuple[NodeView, list[str]]:
-    """A view of an engine (not started) configured with `count` nodes of long-ish names."""
+    """A view of a node core (not started) configured with `count` nodes of long-ish names."""
     names = [f"n{index:05d}".ljust(name_length, "x") for index in range(count)]
     clock = Clock()
     identity = Identity(names[0], b"\x01" * 16, 7)
@@ -65,23 +58,22 @@ def big_membership(count: int, name_length: int = 8) -> tuple[NodeView, list[str
         inner_auth=True,
         wallclock=clock.seconds,
         loadavg=lambda: "0",
-        uuid_of=lambda node: None,
     )
-    engine = Engine(
+    output = SimOutput(lambda message: None)
+    core = NodeCore(
         stamper=stamper,
         nodes=names,
         links=("eth0", "eth1"),
         timing=FAST,
         clock=clock,
-        send=lambda message: None,
-        emit=lambda event: None,
+        output=output,
         rng=random.Random(1),
     )
 
     class Config:
         hacf = None
 
-    return NodeView(FakeNode(engine, Config()), clock), names  # type: ignore[arg-type]
+    return NodeView(FakeNode(SimNode(names[0], core, output), Config()), clock), names  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -305,10 +297,14 @@ def test_paused_subscriber_catches_up() -> None:
 
 
 def test_event_kind_names() -> None:
-    """Event kinds are the event class names in snake case."""
-    assert event_kind(events.LinkStatusChanged("a", "eth0", "up", "dead")) == "link_status_changed"
-    assert event_kind(events.CommUp("a")) == "comm_up"
-    assert event_kind(events.LateHeartbeat("a", 1, False)) == "late_heartbeat"
+    """Event kinds on the wire come from the explicit table, one distinct name per event class."""
+    link_down = events.LinkStatusChanged("a", "eth0", "up", "dead")
+    assert events.event_name(link_down) == "link_status_changed"
+    assert events.event_name(events.CommUp("a")) == "comm_up"
+    assert events.event_name(events.LateHeartbeat("a", 1, False)) == "late_heartbeat"
+    assert events.event_name(events.MessagesLost("a", 1, 2, "x")) == "messages_lost"
+    assert set(events.EVENT_NAMES) == set(typing.get_args(events.Event))
+    assert len(set(events.EVENT_NAMES.values())) == len(events.EVENT_NAMES)
 
 
 def _broken_check(transport: object) -> str | None:

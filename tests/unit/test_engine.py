@@ -1,8 +1,7 @@
-"""The heartbeat engine on a simulated network: membership, links, restarts, stalls."""
+"""The heartbeat core on a simulated network: membership, links, restarts, stalls."""
 
 from __future__ import annotations
 
-from hbtwist.core.engine import Timing
 from hbtwist.core.events import (
     CommUp,
     LinkStatusChanged,
@@ -12,6 +11,7 @@ from hbtwist.core.events import (
     PartitionHealed,
     ShutdownNotice,
 )
+from hbtwist.core.timing import Timing
 from tests.simnet import SimNet
 
 
@@ -21,7 +21,7 @@ def test_three_nodes_become_active_with_all_links_up() -> None:
     net.start()
     net.run(2.0)
     for name, node in net.nodes.items():
-        assert node.engine.comm_up
+        assert node.core.comm_up
         for other in net.names:
             assert node.status_of(other) == "active"
             if other != name:
@@ -104,11 +104,11 @@ def test_node_alone_comes_up_after_initdead() -> None:
     net.start("n1")
     net.crash("n2")
     net.run(0.9)
-    assert not net.nodes["n1"].engine.comm_up
+    assert not net.nodes["n1"].core.comm_up
     net.run(0.3)
     assert net.nodes["n1"].status_of("n2") == "dead"
     assert net.when("n1", CommUp) is not None
-    assert net.nodes["n1"].engine.local_status == "active"
+    assert net.nodes["n1"].core.local_status == "active"
 
 
 def test_twenty_percent_loss_never_declares_a_node_dead() -> None:
@@ -138,7 +138,7 @@ def test_shutdown_notice_marks_the_node_dead_at_once() -> None:
     net = SimNet(["n1", "n2"])
     net.start()
     net.run(6.0)
-    net.nodes["n2"].engine.shutdown()
+    net.nodes["n2"].core.shutdown()
     net.crash("n2")
     net.run(0.01)
     assert net.when("n1", ShutdownNotice, node="n2") is not None
@@ -154,9 +154,9 @@ def test_replayed_older_generation_is_dropped() -> None:
     net.crash("n2")
     net.restart("n2")
     net.run(1.0)
-    before = net.nodes["n1"].engine.counters["dropped.replay"]
-    net.nodes["n1"].engine.receive(old_status, "eth0")
-    assert net.nodes["n1"].engine.counters["dropped.replay"] == before + 1
+    before = net.nodes["n1"].core.stats.dropped.replay
+    net.nodes["n1"].core.receive(old_status, "eth0")
+    assert net.nodes["n1"].core.stats.dropped.replay == before + 1
 
 
 def test_reqnodes_is_answered_with_the_full_node_list() -> None:
@@ -182,8 +182,8 @@ def test_acks_are_sent_at_least_every_ten_messages() -> None:
         if src == "n2" and m.text("t") == "NS_ackmsg"
     ]
     assert acks and acks == sorted(acks)
-    assert net.nodes["n1"].engine.stamper.last_seq - acks[-1] < 10
-    assert net.nodes["n1"].engine.peers["n2"].ackseq == acks[-1]
+    assert net.nodes["n1"].core.delivery.stamper.last_seq - acks[-1] < 10
+    assert net.nodes["n1"].core.delivery.streams["n2"].ackseq == acks[-1]
 
 
 def test_peer_advertised_deadtime_is_honoured() -> None:
@@ -192,8 +192,8 @@ def test_peer_advertised_deadtime_is_honoured() -> None:
     net = SimNet(["n1", "n2"], timing=slow)
     net.start()
     net.run(6.0)
-    net.nodes["n1"].engine.peers["n2"].deadtime_ms = 900
-    net.nodes["n2"].engine.timing = Timing(100, 900, 450, 1000)
+    net.nodes["n1"].core.membership.peers["n2"].deadtime_ms = 900
+    net.nodes["n2"].core.membership.timing = Timing(100, 900, 450, 1000)
     net.run(0.5)
     crashed_at = net.clock.seconds()
     net.crash("n2")
@@ -207,7 +207,7 @@ def test_shutdown_notice_on_two_media_is_reported_once() -> None:
     net = SimNet(["n1", "n2"])
     net.start()
     net.run(6.0)
-    net.nodes["n2"].engine.shutdown()
+    net.nodes["n2"].core.shutdown()
     net.crash("n2")
     net.run(0.1)
     notices = [e for _, e in net.nodes["n1"].events if isinstance(e, ShutdownNotice)]
@@ -217,12 +217,12 @@ def test_shutdown_notice_on_two_media_is_reported_once() -> None:
 def test_own_links_are_never_timed_out() -> None:
     """A node's own links are not declared dead when it stops hearing itself (spec 6.2)."""
     net = SimNet(["n1", "n2"])
-    engine = net.nodes["n1"].engine
+    core = net.nodes["n1"].core
     net.start()
     net.run(1.0)
-    engine.receive(next(m for s, m in net.wire_log if s == "n1"), "eth0")
+    core.receive(next(m for s, m in net.wire_log if s == "n1"), "eth0")
     net.run(3.0)
-    assert engine.peers["n1"].links["eth0"].status == "up"
+    assert core.membership.peers["n1"].links["eth0"].status == "up"
 
 
 def test_status_after_a_shutdown_notice_does_not_revive_the_node() -> None:
@@ -230,7 +230,7 @@ def test_status_after_a_shutdown_notice_does_not_revive_the_node() -> None:
     net = SimNet(["n1", "n2"])
     net.start()
     net.run(6.0)
-    net.nodes["n2"].engine.shutdown()
+    net.nodes["n2"].core.shutdown()
     net.run(1.0)
     assert net.nodes["n1"].status_of("n2") == "dead"
     changes = [

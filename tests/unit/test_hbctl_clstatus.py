@@ -53,7 +53,7 @@ def view(tmp_path_factory: pytest.TempPathFactory) -> NodeView:
     net.cut("beta", "eth1")
     net.crash("gamma")
     net.run(2.0)
-    return NodeView(FakeNode(net.nodes["alpha"].engine, config), net.clock)
+    return NodeView(FakeNode(net.nodes["alpha"], config), net.clock)
 
 
 def cl_status(view: NodeView, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[str, str, int]:

@@ -11,14 +11,13 @@ import pytest
 from twisted.internet.defer import Deferred
 
 from hbtwist import __version__
-from hbtwist.config import load_config
-from tests.doubles.control import FakeNode, connect_in_memory, run_pumped
-from hbtwist.control.view import NodeView
-from hbtwist.core import events
 from hbtwist.cli import events as events_command
 from hbtwist.cli.main import build_parser
 from hbtwist.cli.status import ago, columns, duration
+from hbtwist.config import load_config
+from hbtwist.control.view import NodeView
 from tests.conftest import write_config
+from tests.doubles.control import FakeNode, connect_in_memory, run_pumped
 from tests.simnet import SimNet
 
 HA_CF = """\
@@ -39,15 +38,7 @@ def cluster(tmp_path: Path) -> tuple[SimNet, FakeNode, NodeView]:
         local_node="alpha",
     )
     net = SimNet(["alpha", "beta"])
-    engine = net.nodes["alpha"].engine
-    node = FakeNode(engine, config)
-    report = engine._emit  # chain the simulation's event sink into the fake node's fan-out
-
-    def emit(event: events.Event) -> None:
-        report(event)
-        node.emit(event)
-
-    engine._emit = emit
+    node = FakeNode(net.nodes["alpha"], config)
     net.start()
     net.run(6.0)
     return net, node, NodeView(node, net.clock)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hbtwist.core.engine import PUMP_BATCH, Timing
+from hbtwist.core.caps import PUMP_BATCH
 from hbtwist.core.events import MessagesLost
+from hbtwist.core.timing import Timing
 from hbtwist.wire import Message
 from tests.simnet import SimNet
 
@@ -17,7 +18,7 @@ RELAXED = Timing(keepalive_ms=500, deadtime_ms=3000, warntime_ms=1500, initdead_
 def _submit(net: SimNet, sender: str, count: int, spacing: float = 0.01, start: int = 0) -> None:
     """Have `sender` submit messages numbered from `start`, `spacing` seconds apart."""
     for number in range(start, start + count):
-        net.nodes[sender].engine.submit(Message.of(("t", "app"), ("n", str(number))))
+        net.nodes[sender].core.submit(Message.of(("t", "app"), ("n", str(number))))
         if spacing:
             net.run(spacing, step=spacing)
 
@@ -56,13 +57,13 @@ def test_nack_requests_stay_near_one_per_lost_packet_with_many_receivers() -> No
     net = SimNet([f"n{i}" for i in range(1, 10)], source_loss=0.3, seed=5)
     net.start()
     net.run(3.0)
-    sent_before = net.nodes["n1"].engine.stamper.last_seq
+    sent_before = net.nodes["n1"].core.delivery.stamper.last_seq
     _submit(net, "n1", 200)
     net.source_loss = 0.0
     net.run(5.0)
-    lost_by_all = net.nodes["n2"].engine.counters["lost"]
-    requests = sum(net.nodes[name].engine.counters["rexmit.requests_sent"] for name in net.names)
-    assert lost_by_all > 0 and net.nodes["n1"].engine.stamper.last_seq > sent_before
+    lost_by_all = net.nodes["n2"].core.stats.lost
+    requests = sum(net.nodes[name].core.stats.rexmit.requests_sent for name in net.names)
+    assert lost_by_all > 0 and net.nodes["n1"].core.delivery.stamper.last_seq > sent_before
     assert requests / lost_by_all < 2.0
     for receiver in net.names:
         assert _numbers_from(net, receiver, "n1") == list(range(200))
@@ -73,7 +74,7 @@ def test_message_out_of_history_is_reported_as_a_gap() -> None:
     net = SimNet(["n1", "n2"], seed=9)
     net.start()
     net.run(3.0)
-    net.nodes["n1"].engine.history.size = 3
+    net.nodes["n1"].core.delivery.history.size = 3
     net.cut("n2", "eth0")
     net.cut("n2", "eth1")
     _submit(net, "n1", 5, spacing=0.0)
@@ -92,17 +93,17 @@ def test_requests_per_gap_are_bounded_when_the_sender_never_answers() -> None:
     net = SimNet(["n1", "n2"], seed=4)
     net.start()
     net.run(3.0)
-    n1 = net.nodes["n1"].engine
-    n1.rexmit.answer = lambda *args: None  # type: ignore[method-assign]
+    n1 = net.nodes["n1"].core
+    n1.delivery.rexmit.answer = lambda *args: None  # type: ignore[method-assign]
     net.cut("n2", "eth0")
     net.cut("n2", "eth1")
     _submit(net, "n1", 1, spacing=0.0)
     net.heal("n2", "eth0")
     net.heal("n2", "eth1")
     net.run(30.0, step=0.01)
-    assert net.nodes["n2"].engine.counters["rexmit.requests_sent"] <= 41
+    assert net.nodes["n2"].core.stats.rexmit.requests_sent <= 41
     assert _lost_count(net, "n2", "n1") >= 1
-    assert net.nodes["n2"].engine.rexmit.pending() == 0
+    assert net.nodes["n2"].core.delivery.rexmit.pending() == 0
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -126,7 +127,7 @@ def test_random_loss_duplication_and_reordering_never_break_delivery(
     senders = names[:2]
     for number in range(count):
         for sender in senders:
-            net.nodes[sender].engine.submit(Message.of(("t", "app"), ("n", str(number))))
+            net.nodes[sender].core.submit(Message.of(("t", "app"), ("n", str(number))))
         net.run(0.02, step=0.01)
     net.loss = net.duplicate = 0.0
     net.run(11.0, step=0.02)
@@ -147,18 +148,18 @@ def test_a_long_queue_is_sent_in_small_batches() -> None:
     net = SimNet(["n1", "n2"], seed=2)
     net.start()
     net.run(3.0)
-    engine = net.nodes["n1"].engine
-    n2 = engine.peers["n2"]
+    core = net.nodes["n1"].core
+    n2 = core.delivery.streams["n2"]
     acknowledged, n2.ackseq = n2.ackseq, 0
-    engine.stamper.last_seq += 300
+    core.delivery.stamper.last_seq += 300
     for number in range(100):
-        engine.submit(Message.of(("t", "app"), ("n", str(number))))
-    assert engine.paused and engine.queued == 100
-    engine.stamper.last_seq -= 300
+        core.submit(Message.of(("t", "app"), ("n", str(number))))
+    assert core.paused and core.queued == 100
+    core.delivery.stamper.last_seq -= 300
     n2.ackseq = acknowledged
-    sent = engine.counters["sent"]
-    engine.submit(Message.of(("t", "app"), ("n", "100")))
-    assert engine.counters["sent"] - sent == PUMP_BATCH
+    sent = core.stats.sent
+    core.submit(Message.of(("t", "app"), ("n", "100")))
+    assert core.stats.sent - sent == PUMP_BATCH
     net.run(1.0)
-    assert engine.queued == 0
+    assert core.queued == 0
     assert _numbers_from(net, "n2", "n1") == list(range(101))

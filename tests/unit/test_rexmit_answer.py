@@ -11,8 +11,8 @@ def _request(net: SimNet, first: int, last: int | None = None) -> Message:
 
     n1's record of n2's acknowledgements is cleared: numbers n2 acknowledged are never resent.
     """
-    net.nodes["n1"].engine.peers["n2"].ackseq = 0
-    stamper = net.nodes["n2"].engine.stamper
+    net.nodes["n1"].core.delivery.streams["n2"].ackseq = 0
+    stamper = net.nodes["n2"].core.delivery.stamper
     return stamper.stamp(
         Message.of(
             ("t", "NS_rexmit"),
@@ -34,7 +34,7 @@ def test_requested_message_is_resent_byte_identically() -> None:
     net.run(1.0)
     original = next(m for m in _sent_by_n1(net) if m.text("seq") == "5")
     before = len(net.wire_log)
-    net.nodes["n1"].engine.receive(_request(net, 5), "eth0")
+    net.nodes["n1"].core.receive(_request(net, 5), "eth0")
     resent = [m for _, m in net.wire_log[before:] if m.text("seq") == "5"]
     assert [encode_datagram(m, KEYRING) for m in resent] == [encode_datagram(original, KEYRING)]
 
@@ -44,25 +44,25 @@ def test_repeated_request_within_the_guard_is_suppressed() -> None:
     net = SimNet(["n1", "n2"])
     net.start()
     net.run(1.0)
-    engine = net.nodes["n1"].engine
-    engine.receive(_request(net, 6), "eth0")
-    engine.receive(_request(net, 6), "eth1")
-    assert engine.counters["rexmit.answered"] == 1
-    assert engine.counters["rexmit.suppressed"] == 1
+    core = net.nodes["n1"].core
+    core.receive(_request(net, 6), "eth0")
+    core.receive(_request(net, 6), "eth1")
+    assert core.stats.rexmit.answered == 1
+    assert core.stats.rexmit.suppressed == 1
     net.run(0.3)
-    engine.receive(_request(net, 6), "eth0")
-    assert engine.counters["rexmit.answered"] == 2
+    core.receive(_request(net, 6), "eth0")
+    assert core.stats.rexmit.answered == 2
 
 
 def test_number_out_of_history_gets_a_nak() -> None:
     """A number older than the history is answered with NS_nak_rexmit `seqno too low` (hex)."""
     net = SimNet(["n1", "n2"])
     net.start()
-    engine = net.nodes["n1"].engine
-    engine.history.size = 5
+    core = net.nodes["n1"].core
+    core.delivery.history.size = 5
     net.run(2.0)
     before = len(net.wire_log)
-    engine.receive(_request(net, 2), "eth0")
+    core.receive(_request(net, 2), "eth0")
     naks = [m for s, m in net.wire_log[before:] if s == "n1" and m.text("t") == "NS_nak_rexmit"]
     assert len(naks) == 1
     assert (naks[0].text("firstseq"), naks[0].text("dest"), naks[0].text("info")) == (
@@ -77,9 +77,9 @@ def test_huge_range_is_capped_at_fifty() -> None:
     net = SimNet(["n1", "n2"])
     net.start()
     net.run(10.0)
-    engine = net.nodes["n1"].engine
+    core = net.nodes["n1"].core
     before = len(net.wire_log)
-    engine.receive(_request(net, 1, 2_000_000_000), "eth0")
+    core.receive(_request(net, 1, 2_000_000_000), "eth0")
     answers = [m for s, m in net.wire_log[before:] if s == "n1" and m.text("t") != "status"]
     assert 0 < len(answers) <= 50
 
@@ -89,11 +89,11 @@ def test_acknowledged_numbers_are_not_resent() -> None:
     net = SimNet(["n1", "n2"])
     net.start()
     net.run(1.0)
-    engine = net.nodes["n1"].engine
+    core = net.nodes["n1"].core
     request = _request(net, 3)
-    engine.peers["n2"].ackseq = 3
-    engine.receive(request, "eth0")
-    assert engine.counters["rexmit.answered"] == engine.counters["rexmit.naks_sent"] == 0
+    core.delivery.streams["n2"].ackseq = 3
+    core.receive(request, "eth0")
+    assert core.stats.rexmit.answered == core.stats.rexmit.naks_sent == 0
 
 
 def test_request_for_another_node_is_ignored() -> None:
@@ -101,9 +101,9 @@ def test_request_for_another_node_is_ignored() -> None:
     net = SimNet(["n1", "n2", "n3"])
     net.start()
     net.run(1.0)
-    stamper = net.nodes["n2"].engine.stamper
+    stamper = net.nodes["n2"].core.delivery.stamper
     request = stamper.stamp(
         Message.of(("t", "NS_rexmit"), ("dest", "n3"), ("firstseq", "3"), ("lastseq", "3"))
     )
-    net.nodes["n1"].engine.receive(request, "eth0")
-    assert net.nodes["n1"].engine.counters["rexmit.requests_received"] == 0
+    net.nodes["n1"].core.receive(request, "eth0")
+    assert net.nodes["n1"].core.stats.rexmit.requests_received == 0

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
-from collections import Counter
 
 from twisted.internet.task import Clock
 
+from hbtwist.core.caps import MAX_ATTEMPTS
 from hbtwist.core.history import TransmitHistory
-from hbtwist.core.rexmit import MAX_ATTEMPTS, Retransmission
+from hbtwist.core.rexmit import Retransmission
+from hbtwist.core.stats import RexmitCounts
 from hbtwist.wire import Message
 
 
@@ -19,11 +20,11 @@ class _Harness:
         self.clock = Clock()
         self.sent: list[tuple[float, Message]] = []
         self.lost: list[tuple[str, int, int, str]] = []
-        self.counters: Counter[str] = Counter()
+        self.counts = RexmitCounts()
         self.rexmit = Retransmission(
             clock=self.clock,
             history=TransmitHistory(),
-            counters=self.counters,
+            counts=self.counts,
             send=lambda message: self.sent.append((self.clock.seconds(), message)),
             resend=lambda message: None,
             on_lost=lambda *lost: self.lost.append(lost),
@@ -74,7 +75,7 @@ def test_overheard_request_holds_ours_back() -> None:
     harness.rexmit.overheard("n1", 5, 6)
     harness.clock.pump([0.01] * 24)
     assert harness.sent == []
-    assert harness.counters["rexmit.requests_held"] == 2
+    assert harness.counts.requests_held == 2
 
 
 def test_nak_gives_the_number_up_as_lost() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hbtwist.core.stamp import CachedLoadavg, Identity, Stamper, read_loadavg
+from hbtwist.core.stamp import Identity, Stamper
 from hbtwist.wire import AuthKey, AuthMethod, Keyring, Message, decode_datagram, encode_datagram
 
 VECTORS = Path(__file__).parent.parent / "fixtures" / "heartbeat-3.0.6"
@@ -17,7 +17,7 @@ def _first_vector(kind: str) -> bytes:
         return bytes.fromhex(json.loads(next(lines))["hex"])
 
 
-def _stamper_like(message: Message, uuids: dict[str, bytes] | None = None) -> Stamper:
+def _stamper_like(message: Message) -> Stamper:
     """A stamper with the identity, clock and load average recorded in `message`."""
     return Stamper(
         Identity(
@@ -30,7 +30,6 @@ def _stamper_like(message: Message, uuids: dict[str, bytes] | None = None) -> St
         inner_auth=True,
         wallclock=lambda: int(message.text("ts") or "0", 16),
         loadavg=lambda: message.text("ld") or "",
-        uuid_of=(uuids or {}).get,
     )
 
 
@@ -48,11 +47,10 @@ def test_addressed_message_gets_destuuid_before_control_fields() -> None:
     """A captured `reqnodes` (with `dest`) is rebuilt exactly, `destuuid` included."""
     captured = _first_vector("reqnodes")
     original = decode_datagram(captured, RING)
-    destination = original.text("dest") or ""
-    stamper = _stamper_like(original, {destination: original.binary("destuuid") or b""})
+    stamper = _stamper_like(original)
     stamper.last_seq = int(original.text("seq") or "0", 16) - 1
     bare = Message(f for f in original if f.name in (b"t", b"dest"))
-    assert encode_datagram(stamper.stamp(bare), RING) == captured
+    assert encode_datagram(stamper.stamp(bare, original.binary("destuuid")), RING) == captured
 
 
 def test_unsequenced_messages_carry_no_seq_or_ld() -> None:
@@ -69,20 +67,3 @@ def test_sequence_numbers_are_lower_case_hex_from_one() -> None:
     stamper = _stamper_like(Message.of(("src", "n1"), ("hg", "5"), ("ts", "10"), ("ttl", "3")))
     seqs = [stamper.stamp(Message.of(("t", "status"))).text("seq") for _ in range(11)]
     assert seqs[0] == "1" and seqs[10] == "b"
-
-
-def test_loadavg_falls_back_to_na(tmp_path: Path) -> None:
-    """An unreadable load average file gives `n/a`, as Heartbeat sends then."""
-    assert read_loadavg(str(tmp_path / "missing")) == "n/a"
-
-
-def test_cached_loadavg_is_read_once_per_period() -> None:
-    """The load average is read again only after a full period of the clock has passed."""
-    now = [100.0]
-    cached = CachedLoadavg(lambda: now[0], period=1.0)
-    assert cached() == read_loadavg() or cached() != "n/a"
-    cached._value = "sentinel"
-    now[0] += 0.5
-    assert cached() == "sentinel"
-    now[0] += 0.6
-    assert cached() != "sentinel"

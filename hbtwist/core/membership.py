@@ -1,0 +1,345 @@
+"""Membership: heartbeats, node and link status, generations, deaths and comm-up (spec 4, 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+from twisted.internet.interfaces import IReactorTime
+
+from hbtwist.core import events
+from hbtwist.core.deadline import Deadline
+from hbtwist.core.fields import parse_hex
+from hbtwist.core.output import IMembershipOutput
+from hbtwist.core.peers import ACTIVE, DEAD, INIT, LINK_DEAD, LINK_UP, UP, Link, Peer
+from hbtwist.core.snapshot import LinkSnapshot, PeerSnapshot
+from hbtwist.core.stall import StallDetector
+from hbtwist.core.timing import Timing
+from hbtwist.wire import Message
+
+STARTUP_EXTRA_DEADTIME_MS = 2000
+"""Added to the advertised deadtime for the first seconds after start, as Heartbeat does."""
+
+STARTUP_EXTRA_SECONDS = 5.0
+REQNODES_RETRY_SECONDS = 1.0
+
+HBTWIST_PROTOCOL = "1"
+"""Sent in every status as field `hbtwist`: the peer may use range and suppressed NACKs."""
+
+PROTOCOL_TYPES = frozenset({"status", "reqnodes", "repnodes", "shutdone"})
+"""Sequenced types membership consumes; every other type is delivered to the application."""
+
+
+class Membership:
+    """Sans-IO membership of one node: feed it protocol messages, it reports through its output."""
+
+    def __init__(
+        self,
+        *,
+        local: str,
+        generation: int,
+        timing: Timing,
+        clock: IReactorTime,
+        output: IMembershipOutput,
+        advertise_ranges: bool = True,
+    ) -> None:
+        self.local = local
+        self.generation = generation
+        self.timing = timing
+        self.advertise_ranges = advertise_ranges
+        self.local_status = INIT
+        self.comm_up = False
+        self.flow_control = True
+        """Whether this node announces flow control (`protocol=1`); off once a peer lacks it."""
+        self.peers: dict[str, Peer] = {}
+        self.by_uuid: dict[bytes, Peer] = {}
+        self._link_names: tuple[str, ...] = ()
+        self._clock = clock
+        self._out = output
+        self._stall = StallDetector(clock, self._seconds(timing.keepalive_ms), output.report)
+        self._extra_deadtime_ms = 0
+        self._awaiting_repnodes: str | None = None
+        self._heartbeat = Deadline(clock, self._on_heartbeat_due)
+        self._startup = Deadline(clock, self._on_startup_over)
+        self._reqnodes = Deadline(clock, self._on_reqnodes_due)
+
+    def add_node(self, name: str, links: Sequence[str] = ()) -> Peer:
+        """Know one more node (from ha.cf, or one that joined), with a link per medium."""
+        if links:
+            self._link_names = tuple(dict.fromkeys(links))
+        peer = Peer(name, self.timing.deadtime_ms)
+        peer.deadline = Deadline(self._clock, partial(self._on_peer_expired, peer))
+        self.peers[name] = peer
+        for link in self._link_names:
+            self._add_link(peer, link)
+        return peer
+
+    # Life cycle
+
+    def start(self) -> None:
+        """Announce this node (`init`, then `up`), start heartbeats and the initdead countdowns."""
+        self._extra_deadtime_ms = STARTUP_EXTRA_DEADTIME_MS
+        self._send_status()
+        self._set_local_status(UP)
+        self._heartbeat.arm(self._seconds(self.timing.keepalive_ms))
+        self._startup.arm(STARTUP_EXTRA_SECONDS)
+        for peer in self.remote_peers():
+            peer.deadline.arm(self._seconds(self._threshold(peer)))
+        self.check_comm_up()
+
+    def shutdown(self) -> None:
+        """Tell the peers this node is leaving (a last status, then `shutdone`)."""
+        self._send_status()
+        self._out.send(Message.of(("t", "shutdone"), ("st", DEAD)))
+
+    def stop(self) -> None:
+        """Cancel every timer; membership is inert afterwards."""
+        for deadline in (self._heartbeat, self._startup, self._reqnodes):
+            deadline.cancel()
+        for peer in self.peers.values():
+            peer.deadline.cancel()
+            for link in peer.links.values():
+                link.deadline.cancel()
+
+    # Reading
+
+    def remote_peers(self) -> list[Peer]:
+        """Every node but this one, in configuration order."""
+        return [peer for name, peer in self.peers.items() if name != self.local]
+
+    def is_alive(self, name: str) -> bool:
+        """Whether the node called `name` is up or active."""
+        peer = self.peers.get(name)
+        return peer is not None and peer.alive
+
+    def alive_remote(self) -> list[str]:
+        """The names of the other nodes that are up or active."""
+        return [peer.name for peer in self.remote_peers() if peer.alive]
+
+    def uuid_of(self, name: str) -> bytes | None:
+        """The UUID of the node called `name`, once known."""
+        peer = self.peers.get(name.lower())
+        return None if peer is None else peer.uuid
+
+    def snapshot(self) -> tuple[PeerSnapshot, ...]:
+        """Every node and its links, frozen, in configuration order."""
+        return tuple(_peer_snapshot(peer) for peer in self.peers.values())
+
+    # Receiving
+
+    def learn_uuid(self, peer: Peer, uuid: bytes) -> None:
+        """Record the UUID a node's messages carry (a new one replaces the old)."""
+        if peer.uuid is not None:
+            self.by_uuid.pop(peer.uuid, None)
+        peer.uuid = uuid
+        self.by_uuid[uuid] = peer
+
+    def track_generation(self, peer: Peer, generation: int, seq: int) -> None:
+        """Notice a restart (a higher generation) or a healed partition from a status."""
+        if generation > peer.generation:
+            if peer.generation:
+                self._out.report(events.NodeRestarted(peer.name, peer.generation, generation))
+            self._out.restarted(peer.name)
+            peer.last_status_at = None
+            peer.last_status_seq = 0
+            peer.generation = generation
+        elif (
+            peer.status == DEAD and seq > peer.last_status_seq and generation != peer.shutdown_generation
+        ):
+            self._out.report(events.PartitionHealed(peer.name))
+            self._out.stream_ended(peer.name, "sender was partitioned away", False)
+
+    def link_heard(self, peer: Peer, name: str) -> None:
+        """A packet of `peer` arrived through the medium `name`: that link is up."""
+        link = peer.links.get(name)
+        if link is None:
+            link = self._add_link(peer, name)
+        link.last_heard = self._clock.seconds()
+        link.heard += 1
+        if link.status != LINK_UP:
+            self._set_link(peer, link, LINK_UP)
+        if peer.name != self.local:
+            link.deadline.arm(self._seconds(peer.deadtime_ms))
+
+    def dispatch(self, kind: str, message: Message, peer: Peer, seq: int) -> None:
+        """Handle one new protocol message (a type of PROTOCOL_TYPES) addressed to this node."""
+        if kind == "status":
+            self._on_status(message, peer, seq)
+        elif kind == "reqnodes":
+            self._out.send(
+                Message.of(
+                    ("dest", peer.name),
+                    ("t", "repnodes"),
+                    ("nodelist", "".join(f"{name} " for name in self.peers)),
+                    ("delnodelist", " "),
+                )
+            )
+        elif kind == "repnodes":
+            self._on_repnodes(peer)
+        elif kind == "shutdone":
+            self._out.report(events.ShutdownNotice(peer.name))
+            peer.shutdown_generation = peer.generation
+            self._mark_dead(peer, reason="sender shut down", keep_sequence=True)
+
+    def _on_status(self, message: Message, peer: Peer, seq: int) -> None:
+        if seq <= peer.last_status_seq or peer.generation == peer.shutdown_generation:
+            return
+        now = self._clock.seconds()
+        if peer.last_status_at is not None:
+            interval_ms = round((now - peer.last_status_at) * 1000)
+            if interval_ms > self.timing.warntime_ms:
+                peer.late_heartbeats += 1
+                critical = interval_ms > self.timing.deadtime_ms
+                self._out.report(events.LateHeartbeat(peer.name, interval_ms, critical))
+        peer.last_status_at = now
+        peer.last_status_seq = seq
+        peer.heard = True
+        peer.heartbeats += 1
+        advertised = parse_hex(message.text("dt"))
+        if advertised:
+            peer.deadtime_ms = advertised
+        if "protocol" not in message:
+            self.flow_control = False
+        self._out.heard_status(peer.name, "hbtwist" in message, "protocol" in message)
+        status = message.text("st") or ""
+        if status.lower() != peer.status.lower():
+            old, peer.status = peer.status, status
+            self._out.report(events.NodeStatusChanged(peer.name, old, status, peer.generation))
+            self._out.liveness_changed()
+        peer.deadline.arm(self._seconds(self._threshold(peer)))
+        self.check_comm_up()
+
+    def _on_repnodes(self, peer: Peer) -> None:
+        if self._awaiting_repnodes != peer.name:
+            return
+        self._awaiting_repnodes = None
+        self._reqnodes.cancel()
+        self._comm_now_up()
+
+    # Links and deaths
+
+    def _set_link(self, peer: Peer, link: Link, status: str) -> None:
+        old, link.status = link.status, status
+        link.transitions += 1
+        self._out.report(events.LinkStatusChanged(peer.name, link.name, old, status))
+
+    def _on_link_expired(self, peer: Peer, link: Link, lateness: float) -> None:
+        if self._stall.stalled(lateness):
+            link.deadline.arm(self._stall.grace)
+            return
+        self._set_link(peer, link, LINK_DEAD)
+
+    def _on_peer_expired(self, peer: Peer, lateness: float) -> None:
+        if self._stall.stalled(lateness):
+            peer.deadline.arm(self._stall.grace)
+            return
+        self._mark_dead(peer)
+
+    def _mark_dead(
+        self, peer: Peer, reason: str = "sender declared dead", keep_sequence: bool = False
+    ) -> None:
+        """Declare a node dead; after a shutdown notice its numbering is kept, so the copies
+        of that notice still arriving on other media are recognised as duplicates."""
+        peer.deadline.cancel()
+        if peer.status != DEAD:
+            old, peer.status = peer.status, DEAD
+            self._out.report(events.NodeStatusChanged(peer.name, old, DEAD, peer.generation))
+        self._out.stream_ended(peer.name, reason, keep_sequence)
+        self._out.liveness_changed()
+        if self._awaiting_repnodes == peer.name:
+            self._awaiting_repnodes = None
+            self._reqnodes.cancel()
+        self.check_comm_up()
+
+    # Sending
+
+    def _send_status(self) -> None:
+        deadtime = self.timing.deadtime_ms + self._extra_deadtime_ms
+        fields: list[tuple[str, str]] = [
+            ("t", "status"),
+            ("st", self.local_status),
+            ("dt", f"{deadtime:x}"),
+        ]
+        if self.flow_control:
+            fields.append(("protocol", "1"))
+        if self.advertise_ranges:
+            fields.append(("hbtwist", HBTWIST_PROTOCOL))
+        self._out.send(Message.of(*fields))
+
+    def _set_local_status(self, status: str) -> None:
+        old, self.local_status = self.local_status, status
+        self.peers[self.local].status = status
+        self._out.report(events.NodeStatusChanged(self.local, old, status, self.generation))
+        self._send_status()
+
+    def _on_heartbeat_due(self, lateness: float) -> None:
+        self._heartbeat.arm(self._seconds(self.timing.keepalive_ms))
+        self._stall.stalled(lateness)
+        self._send_status()
+
+    def _on_startup_over(self, lateness: float) -> None:
+        self._extra_deadtime_ms = 0
+        self._send_status()
+
+    # Comm-up
+
+    def check_comm_up(self) -> None:
+        """Declare communication up once every node was heard from or declared dead."""
+        if self.comm_up or self._awaiting_repnodes is not None:
+            return
+        remote = self.remote_peers()
+        if any(not peer.heard and peer.status != DEAD for peer in remote):
+            return
+        target = next((peer for peer in remote if peer.status != DEAD), None)
+        if self.flow_control and target is not None:
+            self._awaiting_repnodes = target.name
+            self._on_reqnodes_due(0.0)
+            return
+        self._comm_now_up()
+
+    def _on_reqnodes_due(self, lateness: float) -> None:
+        if self._awaiting_repnodes is None:
+            return
+        self._reqnodes.arm(REQNODES_RETRY_SECONDS)
+        self._out.send(Message.of(("t", "reqnodes"), ("dest", self._awaiting_repnodes)))
+
+    def _comm_now_up(self) -> None:
+        self.comm_up = True
+        self._out.report(events.CommUp(self.local))
+        self._set_local_status(ACTIVE)
+
+    # Helpers
+
+    def _add_link(self, peer: Peer, name: str) -> Link:
+        link = Link(name)
+        link.deadline = Deadline(self._clock, partial(self._on_link_expired, peer, link))
+        peer.links[name] = link
+        return link
+
+    def _threshold(self, peer: Peer) -> int:
+        if self.comm_up:
+            return peer.deadtime_ms
+        return max(self.timing.initdead_ms, peer.deadtime_ms)
+
+    @staticmethod
+    def _seconds(milliseconds: int) -> float:
+        return milliseconds / 1000.0
+
+
+def _peer_snapshot(peer: Peer) -> PeerSnapshot:
+    return PeerSnapshot(
+        name=peer.name,
+        status=peer.status,
+        generation=peer.generation,
+        uuid=peer.uuid,
+        last_status_at=peer.last_status_at,
+        heartbeats=peer.heartbeats,
+        late_heartbeats=peer.late_heartbeats,
+        deadtime_ms=peer.deadtime_ms,
+        links=tuple(
+            LinkSnapshot(
+                peer.name, link.name, link.status, link.last_heard, link.heard, link.transitions
+            )
+            for link in peer.links.values()
+        ),
+    )

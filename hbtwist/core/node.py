@@ -1,0 +1,340 @@
+"""`NodeCore`: one node's cores together; classifies each packet and passes it forward once."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from twisted.internet.interfaces import IReactorTime
+from zope.interface import implementer
+
+from hbtwist.core.caps import LINK_REFRESH_WINDOW
+from hbtwist.core.delivery import ReliableDelivery
+from hbtwist.core.events import Event
+from hbtwist.core.fields import parse_decimal, parse_hex
+from hbtwist.core.membership import PROTOCOL_TYPES, Membership
+from hbtwist.core.output import ICoreOutput, IDeliveryOutput, IMembershipOutput
+from hbtwist.core.peers import Peer
+from hbtwist.core.resources import ResourceReporter
+from hbtwist.core.seqtrack import Verdict
+from hbtwist.core.snapshot import NodeSnapshot
+from hbtwist.core.stamp import Stamper, is_unsequenced
+from hbtwist.core.stats import NodeStats
+from hbtwist.core.timing import Timing
+from hbtwist.wire import AuthenticationFailed, Message, WireError, decode_datagram
+
+
+class NodeCore:
+    """Sans-IO node: datagrams and timers in; packets, ordered messages and events out."""
+
+    def __init__(
+        self,
+        *,
+        stamper: Stamper,
+        nodes: Sequence[str],
+        links: Sequence[str],
+        timing: Timing,
+        clock: IReactorTime,
+        output: ICoreOutput,
+        autojoin: bool = False,
+        max_rexmit_delay_ms: int = 250,
+        advertise_ranges: bool = True,
+        rng: random.Random | None = None,
+    ) -> None:
+        """`advertise_ranges=False` makes peers ask this node for retransmissions one number
+        at a time, without suppression: exactly as Heartbeat 3.0.6 does (for comparisons)."""
+        identity = stamper.identity
+        self.local = identity.name
+        self.identity = identity
+        self.keyring = stamper.keyring
+        self.autojoin = autojoin
+        self.stats = NodeStats()
+        self._out = output
+        self.membership = Membership(
+            local=self.local,
+            generation=identity.generation,
+            timing=timing,
+            clock=clock,
+            output=_MembershipOutput(self),
+            advertise_ranges=advertise_ranges,
+        )
+        self.delivery = ReliableDelivery(
+            local=self.local,
+            stamper=stamper,
+            clock=clock,
+            output=_DeliveryOutput(self),
+            stats=self.stats,
+            alive_remote=self.membership.alive_remote,
+            is_alive=self.membership.is_alive,
+            uuid_of=self.membership.uuid_of,
+            max_rexmit_delay_ms=max_rexmit_delay_ms,
+            rng=rng,
+        )
+        self.resources = ResourceReporter(self.local, self.delivery.submit)
+        link_names = tuple(dict.fromkeys(links))
+        for name in nodes:
+            self._add_node(name.lower(), link_names)
+        if self.local not in self.membership.peers:
+            self._add_node(self.local, link_names)
+        local = self.membership.peers[self.local]
+        local.uuid = identity.uuid
+        local.generation = identity.generation
+
+    # Life cycle
+
+    def start(self) -> None:
+        """Announce this node and start heartbeats and the initdead countdowns."""
+        self.membership.start()
+
+    def shutdown(self) -> None:
+        """Tell the peers this node is leaving (a last status, then `shutdone`)."""
+        self.membership.shutdown()
+
+    def stop(self) -> None:
+        """Cancel every timer; the node is inert afterwards."""
+        self.membership.stop()
+        self.delivery.stop()
+
+    # Reading
+
+    @property
+    def comm_up(self) -> bool:
+        """Whether every configured node was heard from or declared dead."""
+        return self.membership.comm_up
+
+    @property
+    def local_status(self) -> str:
+        """This node's own status: `init`, `up` or `active`."""
+        return self.membership.local_status
+
+    @property
+    def queued(self) -> int:
+        """Application messages waiting to be sent."""
+        return self.delivery.queued
+
+    @property
+    def paused(self) -> bool:
+        """Whether application messages wait for acknowledgements."""
+        return self.delivery.paused
+
+    def snapshot(self) -> NodeSnapshot:
+        """The node's state now, frozen, for readers."""
+        membership = self.membership
+        return NodeSnapshot(
+            local=self.local,
+            local_status=membership.local_status,
+            generation=self.identity.generation,
+            uuid=self.identity.uuid,
+            comm_up=membership.comm_up,
+            timing=membership.timing,
+            peers=membership.snapshot(),
+            stats=self.stats.copy(),
+            queued=self.delivery.queued,
+            paused=self.delivery.paused,
+        )
+
+    # Application messages
+
+    def submit(self, message: Message) -> None:
+        """Queue an application message for every node (or its `dest`); sent in order."""
+        self.delivery.submit(message)
+
+    # Receiving
+
+    def datagram_received(self, data: bytes, link: str, source: object = None) -> None:
+        """Check and decode one datagram or frame that arrived through the medium `link`."""
+        try:
+            message = decode_datagram(data, self.keyring)
+        except AuthenticationFailed as error:
+            self.stats.dropped.bad_auth += 1
+            self._out.rejected("bad_auth", self.stats.dropped.bad_auth, link, source, str(error))
+            return
+        except WireError as error:
+            self._malformed(link, source, str(error))
+            return
+        self.receive(message, link, source)
+
+    def receive(self, message: Message, link: str, source: object = None) -> None:
+        """Process one authenticated message that arrived through the medium named `link`."""
+        kind = message.text("t")
+        name = message.text("src")
+        if not kind or not name or not parse_hex(message.text("ts")):
+            self._malformed(link, source, "no type, source or timestamp")
+            return
+        generation = _optional_hex(message, "hg")
+        unsequenced = is_unsequenced(kind)
+        seq = 0 if unsequenced else parse_hex(message.text("seq"))
+        if generation is None or (not unsequenced and not seq):
+            self._malformed(link, source, "bad sequence or generation number")
+            return
+        peer = self._lookup(message, name.lower())
+        if peer is None:
+            return
+        if peer.name == self.local:
+            self._heard_self(generation, link)
+        elif unsequenced:
+            self._receive_unsequenced(kind, message, peer, link, source)
+        else:
+            assert seq is not None
+            self._receive_sequenced(kind, message, peer, seq, generation, link)
+
+    def _lookup(self, message: Message, name: str) -> Peer | None:
+        membership = self.membership
+        uuid = message.binary("srcuuid")
+        peer = membership.by_uuid.get(uuid) if uuid else None
+        if peer is not None and peer.name != name:
+            self.stats.dropped.uuid_mismatch += 1
+            return None
+        peer = peer or membership.peers.get(name)
+        if peer is None and self.autojoin:
+            peer = self._add_node(name)
+        if peer is None:
+            self.stats.dropped.unknown_node += 1
+            return None
+        if uuid and peer.uuid != uuid and peer.name != self.local:
+            membership.learn_uuid(peer, uuid)
+        return peer
+
+    def _heard_self(self, generation: int, link: str) -> None:
+        if generation != self.identity.generation:
+            self.stats.dropped.foreign_self += 1
+            return
+        self.membership.link_heard(self.membership.peers[self.local], link)
+
+    def _receive_unsequenced(
+        self, kind: str, message: Message, peer: Peer, link: str, source: object
+    ) -> None:
+        destination = (message.text("dest") or "").lower()
+        if kind == "NS_nak_rexmit":
+            first = _optional_hex(message, "firstseq")
+            if first is None:
+                self._malformed(link, source, "bad firstseq")
+                return
+            self.stats.received += 1
+            self.delivery.rexmit.refused(peer.name, first)
+        elif kind == "NS_rexmit" and destination:
+            first = _optional_decimal(message, "firstseq")
+            last = _optional_decimal(message, "lastseq")
+            if first is None or last is None:
+                self._malformed(link, source, "bad firstseq or lastseq")
+                return
+            self.stats.received += 1
+            if destination == self.local and first:
+                self.delivery.answer(peer.name, first, last)
+            elif destination in self.membership.peers:
+                self.delivery.rexmit.overheard(destination, first, last)
+        elif kind == "NS_ackmsg":
+            ackseq = _optional_hex(message, "ackseq")
+            if ackseq is None:
+                self._malformed(link, source, "bad ackseq")
+                return
+            self.stats.received += 1
+            if self._is_to_us(message):
+                self.delivery.acknowledged(peer.name, ackseq)
+        else:
+            self.stats.received += 1
+
+    def _receive_sequenced(
+        self, kind: str, message: Message, peer: Peer, seq: int, generation: int, link: str
+    ) -> None:
+        if generation < peer.generation:
+            self.stats.dropped.replay += 1
+            return
+        if kind == "status":
+            self.membership.track_generation(peer, generation, seq)
+        delivery = self.delivery
+        observation = delivery.observe(peer.name, seq)
+        if observation.verdict is Verdict.OLD:
+            self.stats.dropped.duplicate += 1
+            recent = seq + LINK_REFRESH_WINDOW > delivery.last_seq(peer.name)
+            if generation == peer.generation and recent:
+                self.membership.link_heard(peer, link)
+            return
+        self.membership.link_heard(peer, link)
+        if observation.verdict is Verdict.DUPLICATE:
+            self.stats.dropped.duplicate += 1
+            return
+        delivery.accepted(peer.name, seq, observation)
+        if self._is_to_us(message):
+            if kind in PROTOCOL_TYPES:
+                self.membership.dispatch(kind, message, peer, seq)
+            else:
+                delivery.hold(peer.name, seq, message)
+        delivery.release(peer.name)
+
+    # Helpers
+
+    def _add_node(self, name: str, links: Sequence[str] = ()) -> Peer:
+        peer = self.membership.add_node(name, links)
+        self.delivery.add_stream(name)
+        return peer
+
+    def _is_to_us(self, message: Message) -> bool:
+        destuuid = message.binary("destuuid")
+        if destuuid is not None:
+            return destuuid == self.identity.uuid
+        destination = message.text("dest")
+        return destination is None or destination.lower() == self.local
+
+    def _malformed(self, link: str, source: object, detail: str) -> None:
+        self.stats.dropped.malformed += 1
+        self._out.rejected("malformed", self.stats.dropped.malformed, link, source, detail)
+
+    def _delivered(self, sender: str, message: Message) -> None:
+        self._out.deliver(sender, message)
+        self.resources.on_message(sender, message)
+
+
+def _optional_hex(message: Message, name: str) -> int | None:
+    """A hex field's value, 0 when absent, None when present but not a number."""
+    text = message.text(name)
+    return 0 if text is None else parse_hex(text)
+
+
+def _optional_decimal(message: Message, name: str) -> int | None:
+    """A decimal field's value, 0 when absent, None when present but not a number."""
+    text = message.text(name)
+    return 0 if text is None else parse_decimal(text)
+
+
+@implementer(IMembershipOutput)
+class _MembershipOutput:
+    """Membership's requests, carried out by the delivery core and the host."""
+
+    def __init__(self, core: NodeCore) -> None:
+        self._core = core
+
+    def send(self, message: Message) -> None:
+        self._core.delivery.send(message)
+
+    def report(self, event: Event) -> None:
+        self._core._out.report(event)
+
+    def heard_status(self, node: str, ranges: bool, flow_control: bool) -> None:
+        self._core.delivery.heard_status(node, ranges, flow_control)
+
+    def restarted(self, node: str) -> None:
+        self._core.delivery.restart(node)
+
+    def stream_ended(self, node: str, reason: str, keep_sequence: bool) -> None:
+        self._core.delivery.forget(node, reason, keep_sequence)
+
+    def liveness_changed(self) -> None:
+        self._core.delivery.pump()
+
+
+@implementer(IDeliveryOutput)
+class _DeliveryOutput:
+    """Delivery's output: packets and events to the host, messages also to the resources core."""
+
+    def __init__(self, core: NodeCore) -> None:
+        self._core = core
+
+    def transmit(self, message: Message) -> None:
+        self._core._out.transmit(message)
+
+    def deliver(self, sender: str, message: Message) -> None:
+        self._core._delivered(sender, message)
+
+    def report(self, event: Event) -> None:
+        self._core._out.report(event)

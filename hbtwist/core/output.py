@@ -1,0 +1,50 @@
+"""The typed outputs of the cores: what each one reports, and to whom."""
+
+from __future__ import annotations
+
+from zope.interface import Interface
+
+from hbtwist.core.events import Event
+from hbtwist.wire import Message
+
+
+class IDeliveryOutput(Interface):
+    """What reliable delivery hands on: packets to send, messages in order, losses."""
+
+    def transmit(message: Message) -> None:
+        """Send one stamped message on every medium (a retransmission is sent byte-identically)."""
+
+    def deliver(sender: str, message: Message) -> None:
+        """One application message, in the sender's order, exactly once."""
+
+    def report(event: Event) -> None:
+        """One event (membership, links, losses, stalls)."""
+
+
+class ICoreOutput(IDeliveryOutput):
+    """What a node's cores hand to the host: packets to send, messages and events to report."""
+
+    def rejected(reason: str, total: int, link: str, source: object, detail: str) -> None:
+        """A datagram was dropped before use; `total` counts the drops for `reason` so far."""
+
+
+class IMembershipOutput(Interface):
+    """What the membership core asks of the node around it."""
+
+    def send(message: Message) -> None:
+        """Stamp and send a protocol message (status, reqnodes, repnodes, shutdone)."""
+
+    def report(event: Event) -> None:
+        """One membership event."""
+
+    def heard_status(node: str, ranges: bool, flow_control: bool) -> None:
+        """A node's status said whether it takes range requests and uses flow control."""
+
+    def restarted(node: str) -> None:
+        """A node restarted (a new generation): its old stream ended and numbering starts again."""
+
+    def stream_ended(node: str, reason: str, keep_sequence: bool) -> None:
+        """A node died or came back from a partition: its message stream ended."""
+
+    def liveness_changed() -> None:
+        """Some node's liveness changed: held application messages may move."""
