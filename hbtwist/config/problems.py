@@ -15,15 +15,26 @@ _TEXT_CONTROLS = frozenset("\t\n\r\f\v")
 
 
 def shown(text: str) -> str:
-    """`text` quoted for a message: as `repr` shows it, cut with an ellipsis after SHOWN_MAX."""
-    quoted = repr(text)
-    if len(quoted) <= SHOWN_MAX:
-        return quoted
-    end = min(len(text), SHOWN_MAX)
-    while len(repr(text[:end])) > SHOWN_MAX - 1:
-        end -= 1
-    quoted = repr(text[:end])
-    return f"{quoted[:-1]}\u2026{quoted[-1]}"
+    """`text` quoted for a message, like `repr` but bytes that are not UTF-8 shown as `\\xNN`;
+    cut with an ellipsis to at most SHOWN_MAX characters."""
+    pieces = [_escaped(char) for char in text]
+    if sum(map(len, pieces)) + 2 <= SHOWN_MAX:
+        return "'" + "".join(pieces) + "'"
+    kept, length = [], 3
+    for piece in pieces:
+        if length + len(piece) > SHOWN_MAX:
+            break
+        kept.append(piece)
+        length += len(piece)
+    return "'" + "".join(kept) + "\u2026'"
+
+
+def _escaped(char: str) -> str:
+    if "\udc80" <= char <= "\udcff":
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    if char in "'\\":
+        return "\\" + char
+    return char if char.isprintable() else repr(char)[1:-1]
 
 
 def is_text(text: str) -> bool:

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hbtwist.config import ConfigError, Problem, load_config, summarize
+from hbtwist.config.problems import shown
 
 HA_CF = "keepalive 1\ndeadtime 10\nbcast lo\nnode alpha beta\nauto_failback on\n"
 AUTHKEYS = "auth 1\n1 sha1 secret\n"
@@ -34,6 +35,15 @@ def test_problem_format() -> None:
     )
     problem = Problem("/etc/ha.d/authkeys", None, "file not found")
     assert str(problem) == "/etc/ha.d/authkeys: file not found"
+
+
+def test_shown_quotes_short_and_printable() -> None:
+    """Quoted configuration text: bytes that are not UTF-8 as \\xNN, at most 60 characters."""
+    assert shown("keepalve") == "'keepalve'"
+    assert shown(b"caf\xe9\x01".decode("utf-8", "surrogateescape")) == "'caf\\xe9\\x01'"
+    assert shown("a" * 58) == "'" + "a" * 58 + "'"
+    assert shown("a" * 59) == "'" + "a" * 57 + "\u2026'"
+    assert len(shown(bytes(range(128, 256)).decode("utf-8", "surrogateescape"))) <= 60
 
 
 def test_config_error_lists_problems_one_per_line() -> None:
