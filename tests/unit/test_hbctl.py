@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from hbtwist import __version__
-from hbtwist.config import load_config, summarize
 from hbtwist.cli.main import main
+from hbtwist.config import load_config, summarize
 
 
 def test_check_valid(config_dir: Path, local_node: str, capsys: pytest.CaptureFixture[str]) -> None:

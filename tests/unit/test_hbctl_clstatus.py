@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from hbtwist import __version__
-from hbtwist.control.client import Unreachable
-from tests.doubles.control import FakeNode, connect_in_memory, run_pumped
-from hbtwist.control.view import NodeView
 from hbtwist.cli import clstatus
 from hbtwist.cli.main import build_parser, main
 from hbtwist.cli.remote import control_target
+from hbtwist.control.client import Unreachable
+from hbtwist.control.view import NodeView
 from tests.conftest import THREE_NODE_HA_CF, write_config
+from tests.doubles.control import FakeNode, connect_in_memory, run_pumped
 from tests.simnet import SimNet
 
 HBVERSION = f"3.0.6 (hbtwist {__version__})"
