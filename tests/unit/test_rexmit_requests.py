@@ -44,6 +44,9 @@ def test_exact_mode_asks_for_each_number_alone_after_50_to_250_ms() -> None:
     assert sorted(harness.ranges()) == [("10", "10"), ("11", "11"), ("12", "12")]
     assert all(0.05 <= moment <= 0.25 for moment, _ in harness.sent)
     assert all(m.text("dest") == "n1" for _, m in harness.sent)
+    for seq in (10, 11, 12):
+        harness.rexmit.arrived("n1", seq)
+    assert harness.clock.getDelayedCalls() == []
 
 
 def test_exact_mode_repeats_every_interval_until_the_number_arrives() -> None:
@@ -66,6 +69,9 @@ def test_hbtwist_mode_asks_for_a_gap_as_one_range() -> None:
     harness.rexmit.missing("n1", 20, 29, exact=False)
     harness.clock.pump([0.01] * 26)
     assert harness.ranges() == [("20", "29")]
+    for seq in range(20, 30):
+        harness.rexmit.arrived("n1", seq)
+    assert harness.clock.getDelayedCalls() == []
 
 
 def test_overheard_request_holds_ours_back() -> None:
@@ -76,6 +82,12 @@ def test_overheard_request_holds_ours_back() -> None:
     harness.clock.pump([0.01] * 24)
     assert harness.sent == []
     assert harness.counts.requests_held == 2
+    harness.clock.pump([0.01] * 20)
+    assert harness.ranges() == [("5", "6")]
+    assert 0.25 <= harness.sent[0][0] <= 0.375
+    harness.rexmit.arrived("n1", 5)
+    harness.rexmit.arrived("n1", 6)
+    assert harness.clock.getDelayedCalls() == []
 
 
 def test_nak_gives_the_number_up_as_lost() -> None:
@@ -99,11 +111,14 @@ def test_attempts_are_bounded_then_reported_lost() -> None:
 
 
 def test_no_request_goes_to_a_sender_that_is_not_alive() -> None:
-    """A sender that is not up or active is not asked (Heartbeat's rule)."""
+    """A sender that is not up or active is never asked (Heartbeat's rule); once the attempts
+    it was not asked in are used up, the number is reported lost and the timers drain."""
     harness = _Harness(alive=False)
     harness.rexmit.missing("n1", 1, 1, exact=True)
-    harness.clock.pump([0.05] * 40)
+    harness.clock.pump([0.05] * 600)
     assert harness.sent == []
+    assert harness.lost == [("n1", 1, 1, "no retransmission after repeated requests")]
+    assert harness.clock.getDelayedCalls() == []
 
 
 def test_forgetting_a_sender_reports_its_gaps_and_cancels_timers() -> None:
