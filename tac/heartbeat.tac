@@ -13,7 +13,7 @@ import os
 from twisted.application import service
 
 from hbtwist.control.service import DEFAULT_SOCKET
-from hbtwist.daemon.tap import (
+from hbtwist.daemon.startup import (
     DEFAULT_CONFIG_DIR,
     DEFAULT_STATE_DIR,
     build_or_exit,

@@ -21,10 +21,20 @@ from hbtwist.core.snapshot import NodeSnapshot
 from hbtwist.core.stamp import Identity, Stamper
 from hbtwist.core.timing import Timing
 from hbtwist.daemon.loadavg import CachedLoadavg
-from hbtwist.media.interface import IMediumLink, IMediumType, MediumContext, Outgoing
+from hbtwist.media.guard import send_all, start_links
+from hbtwist.media.interface import (
+    IMediumLink,
+    IMediumType,
+    MediumContext,
+    MediumUnavailable,
+    Outgoing,
+)
 from hbtwist.wire import Message, encode_datagram
 
 _log = Logger()
+
+START_FAILED_EXIT_STATUS = 1
+"""Exit status when a configured medium cannot be opened at start."""
 
 BAD_PACKET_LOG_FIRST = 10
 BAD_PACKET_LOG_EVERY = 1000
@@ -86,13 +96,18 @@ class NodeService(service.Service):
         )
 
     def startService(self) -> None:  # noqa: N802
+        """Open every medium, then start heartbeating; a medium that cannot open ends the
+        process with status 1 and one critical log line (no traceback)."""
+        try:
+            start_links(self.links)
+        except MediumUnavailable as error:
+            _log.critical("Heartbeat not started: {error}", error=error)
+            raise SystemExit(START_FAILED_EXIT_STATUS) from None
         super().startService()
         _log.info(
             "Configuration validated. Starting heartbeat {version}", version=f"hbtwist {__version__}"
         )
         _log.info("Heartbeat generation: {generation}", generation=self.identity.generation)
-        for link in self.links:
-            link.start()
         self.core.start()
 
     def stopService(self) -> None:  # noqa: N802
@@ -132,8 +147,7 @@ class NodeService(service.Service):
     def transmit(self, message: Message) -> None:
         """Send one stamped message on every medium."""
         outgoing = Outgoing(message, encode_datagram(message, self._keyring), self._keyring)
-        for link in self.links:
-            link.send(outgoing)
+        send_all(self.links, outgoing)
 
     def deliver(self, sender: str, message: Message) -> None:
         """Hand one cluster message to every listener."""

@@ -9,15 +9,15 @@ from typing import Any
 from twisted.application.service import IService, MultiService
 
 from hbtwist.config import ClusterConfig
-from hbtwist.control.service import control_services
-from hbtwist.core.stamp import Identity
 from hbtwist.control.logfiles import HeartbeatLogService
 from hbtwist.control.manhole import ManholeError, manhole_namespace, manhole_service
-from hbtwist.media.hostcheck import check_host
-from hbtwist.media.registry import medium_types
 from hbtwist.control.metrics import metrics_service
+from hbtwist.control.service import control_services
+from hbtwist.core.stamp import Identity
 from hbtwist.daemon.node import NodeService
 from hbtwist.daemon.state import next_generation, node_uuid
+from hbtwist.media.hostcheck import check_host
+from hbtwist.media.registry import medium_types
 
 
 class HeartbeatService(MultiService):

@@ -2,82 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
 import sys
-from collections.abc import Callable
 from typing import NoReturn
 
 from twisted.python import usage
 
-from hbtwist.config import ClusterConfig, ConfigError, load_config
-from hbtwist.control.service import DEFAULT_SOCKET, ControlSetupError
-from hbtwist.daemon.services import DaemonOptions, HeartbeatService, build_service
-from hbtwist.control.manhole import ManholeError
-from hbtwist.media.registry import medium_parsers
-from hbtwist.daemon.state import StateError
-
-DEFAULT_CONFIG_DIR = "/etc/ha.d"
-DEFAULT_STATE_DIR = "/var/lib/hbtwist"
-INVALID_EXIT_STATUS = 2
-STATE_EXIT_STATUS = 1
-
-
-def load_or_exit(config_dir: str, node_name: str | None) -> ClusterConfig:
-    """Load and check the configuration in `config_dir`, or report every problem and exit 2.
-
-    Warnings go to stderr and start-up goes on; problems go to stderr one per line as
-    `FILE:LINE: problem`, followed by one closing line, and the process exits with status 2
-    (no traceback, no usage text).
-    """
-    try:
-        config = load_config(config_dir, local_node=node_name, media=medium_parsers())
-    except ConfigError as error:
-        _exit_invalid(error)
-    for warning in config.warnings:
-        print(f"hbtwist: warning: {warning}", file=sys.stderr)
-    return config
-
-
-def build_or_exit(
-    config: ClusterConfig, state_dir: str, options: DaemonOptions | None = None
-) -> HeartbeatService:
-    """Build the service tree, or report why not: bad media exit 2; an unusable state
-    directory, control socket, TLS files, metrics or manhole setting exit 1 (one line)."""
-    try:
-        return build_service(config, state_dir, options or DaemonOptions())
-    except ConfigError as error:
-        _exit_invalid(error)
-    except (StateError, ControlSetupError, ManholeError, ValueError) as error:
-        print(f"hbtwist: {error}", file=sys.stderr)
-        raise SystemExit(STATE_EXIT_STATUS) from None
-
-
-def daemon_options(get: Callable[[str], str | None]) -> DaemonOptions:
-    """DaemonOptions from option values looked up by their long names (`none` disables)."""
-
-    def value(name: str) -> str | None:
-        text = get(name)
-        return None if text in (None, "", "none") else text
-
-    names = value("tls-client-name")
-    return DaemonOptions(
-        bind_address=value("bind-address"),
-        control_socket=value("control-socket"),
-        control_tls=value("control-tls"),
-        tls_cert=value("tls-cert"),
-        tls_key=value("tls-key"),
-        tls_ca=value("tls-ca"),
-        tls_client_names=tuple(n.strip() for n in names.split(",")) if names else None,
-        metrics=value("metrics"),
-        manhole=value("manhole"),
-        manhole_keys=value("manhole-keys"),
-    )
-
-
-def _exit_invalid(error: ConfigError) -> NoReturn:
-    for problem in error.problems:
-        print(problem, file=sys.stderr)
-    print("hbtwist: configuration invalid, not starting", file=sys.stderr)
-    raise SystemExit(INVALID_EXIT_STATUS) from None
+from hbtwist import __version__
+from hbtwist.control.service import DEFAULT_SOCKET
+from hbtwist.daemon.services import HeartbeatService
+from hbtwist.daemon.startup import (
+    DEFAULT_CONFIG_DIR,
+    DEFAULT_STATE_DIR,
+    build_or_exit,
+    daemon_options,
+    load_or_exit,
+)
 
 
 class Options(usage.Options):
@@ -158,13 +98,18 @@ class Options(usage.Options):
 
     def opt_version(self) -> NoReturn:
         """Print hbtwist's version and the Heartbeat protocol it speaks, then exit."""
-        from hbtwist import __version__
-
         print(f"hbtwist {__version__} (Heartbeat 3.0.6 protocol)")
         sys.exit(0)
 
     def postOptions(self) -> None:
-        """Load the configuration now, so a bad one stops `twistd` before it daemonizes."""
+        """Check the options and load the configuration now, so a bad one stops `twistd`
+        before it daemonizes."""
+        address = self["bind-address"]
+        if address not in (None, "", "none"):
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise usage.UsageError(f"--bind-address: {address!r} is not an IP address") from None
         self["config"] = load_or_exit(self["config-dir"], self["node-name"])
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from twisted.application.service import MultiService
 
-from hbtwist.daemon import tap
 from hbtwist.__main__ import twistd_arguments
+from hbtwist.daemon import startup, tap
 
 
 def parse(*args: str) -> tap.Options:
@@ -82,7 +82,7 @@ def test_make_service(config_dir: Path, tmp_path: Path, local_node: str) -> None
 def test_daemon_options_from_option_values() -> None:
     """Option values become DaemonOptions; `none` disables, client names split on commas."""
     values = {"control-socket": "none", "metrics": "tcp:9694", "tls-client-name": "a, b"}
-    options = tap.daemon_options(values.get)
+    options = startup.daemon_options(values.get)
     assert options.control_socket is None
     assert options.metrics == "tcp:9694"
     assert options.tls_client_names == ("a", "b")
