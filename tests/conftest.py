@@ -1,10 +1,16 @@
-"""Shared fixtures: configuration directories written into a test's tmp_path."""
+"""Shared fixtures: configuration directories written into a test's tmp_path, and the check
+that no test leaves timers behind."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from twisted.internet import task
+from twisted.internet.interfaces import IDelayedCall
 
 LOCAL_NODE = "alpha"
 
@@ -86,3 +92,46 @@ def foreign_config_dir(tmp_path: Path) -> Path:
 def bad_config_dir(tmp_path: Path) -> Path:
     """A configuration directory whose ha.cf has an illegal directive on line 3."""
     return write_config(tmp_path / "bad.d", ha_cf=BAD_HA_CF)
+
+
+def _reactor_calls() -> list[IDelayedCall]:
+    """The global reactor's pending delayed calls; none if nothing has imported the reactor."""
+    reactor = sys.modules.get("twisted.internet.reactor")
+    if reactor is None:
+        return []
+    calls: list[IDelayedCall] = reactor.getDelayedCalls()
+    return calls
+
+
+@pytest.fixture(autouse=True)
+def _no_timers_left_behind(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Fail a test that leaves delayed calls pending on the global reactor or on a `task.Clock`
+    (or a subclass, e.g. `MemoryReactorClock`) made during it; a pending timer is work the code
+    under test would still do after the test believed it finished. A test that means to leave
+    them opts out with `@pytest.mark.leaves_timers`."""
+    clocks: list[task.Clock] = []
+    make_clock = task.Clock.__init__
+
+    def register(clock: task.Clock, *args: Any, **kwargs: Any) -> None:
+        make_clock(clock, *args, **kwargs)
+        clocks.append(clock)
+
+    monkeypatch.setattr(task.Clock, "__init__", register)
+    earlier = _reactor_calls()
+    yield
+    if request.node.get_closest_marker("leaves_timers") is not None:
+        return
+    leaked = [call for call in _reactor_calls() if all(call is not old for old in earlier)]
+    for call in leaked:  # the next test must start with a clean reactor
+        call.cancel()
+    pending = [f"the reactor: {call}" for call in leaked]
+    for number, clock in enumerate(clocks, start=1):
+        pending += [f"{type(clock).__name__} #{number}: {call}" for call in clock.getDelayedCalls()]
+    if pending:
+        pytest.fail(
+            f"{len(pending)} delayed call(s) left pending (cancel them, or mark the test "
+            "leaves_timers):\n  " + "\n  ".join(pending),
+            pytrace=False,
+        )
