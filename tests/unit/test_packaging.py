@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -87,28 +88,46 @@ def test_hbctl_script_bad_config(tmp_path: Path, bad_config_dir: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def answers(control: Path) -> bool:
+    """Whether a daemon's event loop answers `Version` on the control socket `control` (a socket
+    accepts connections as soon as it listens, but only a running loop answers)."""
+    request = b"\x00\x04_ask\x00\x011\x00\x08_command\x00\x07Version\x00\x00"
+    try:
+        with socket.socket(socket.AF_UNIX) as client:
+            client.settimeout(5)
+            client.connect(str(control))
+            client.sendall(request)
+            return client.recv(65536).startswith(b"\x00\x07_answer")
+    except OSError:
+        return False
+
+
 def test_twistd_starts_and_stops(tmp_path: Path, config_dir: Path, local_node: str) -> None:
-    """With a valid configuration `twistd -n heartbeat` starts, and shuts down cleanly on SIGTERM."""
-    log = tmp_path / "twistd.log"
+    """With a valid configuration `twistd -n heartbeat` starts, and once running shuts down
+    cleanly on SIGTERM, removing its control socket."""
+    log, control = tmp_path / "twistd.log", tmp_path / "control.sock"
     options = ["--config-dir", str(config_dir), "--state-dir", str(tmp_path)]
-    options += ["--control-socket", str(tmp_path / "control.sock")]
+    options += ["--control-socket", str(control)]
     args = [TWISTD, "-n", "--pidfile=", f"--logfile={log}", "heartbeat", *options]
     args += ["--node-name", local_node]
     with subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, text=True) as process:
         try:
             deadline = time.monotonic() + 30
-            while "reactor class" not in (log.read_text() if log.exists() else ""):
+            # Running, with its signal handlers installed: the loop answers on the control socket.
+            while not answers(control):
                 if process.poll() is not None:
                     pytest.fail(f"twistd exited {process.returncode}: {process.communicate()[1]}")
                 assert time.monotonic() < deadline, "twistd did not start"
                 time.sleep(0.05)
             process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=30) == -signal.SIGTERM
+            assert process.wait(timeout=30) == -signal.SIGTERM  # twistd re-raises the signal
         finally:
             process.kill()
     text = log.read_text()
-    assert "Server Shut Down." in text
+    assert "Received SIGTERM, shutting down." in text
+    assert text.rstrip().endswith("Server Shut Down.")
     assert "Traceback" not in text
+    assert not control.exists()
 
 
 def test_no_package_init_in_plugin_dirs() -> None:
