@@ -6,10 +6,19 @@ import re
 from pathlib import Path
 
 import pytest
-from twisted.application.service import MultiService
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from twisted.conch.ssh.factory import SSHFactory
+from twisted.web.server import Site
 
 from hbtwist.__main__ import twistd_arguments
+from hbtwist.control.listener import ListenerService
+from hbtwist.control.logfiles import HeartbeatLogService
+from hbtwist.control.server import ControlFactory
 from hbtwist.daemon import startup, tap
+from hbtwist.daemon.node import NodeService
+from hbtwist.daemon.services import HeartbeatService
+from tests.conftest import VALID_HA_CF, write_config
 
 
 def parse(*args: str) -> tap.Options:
@@ -64,19 +73,81 @@ def test_missing_config_dir_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_make_service(config_dir: Path, tmp_path: Path, local_node: str) -> None:
-    """makeService returns the MultiService "heartbeat": the node, then its control socket."""
-    socket = str(tmp_path / "control.sock")
+    """With only a control socket the tree is the node, then the control listener on that path."""
+    socket = tmp_path / "control.sock"
     options = parse(
-        "--config-dir", str(config_dir), "--state-dir", str(tmp_path), "--node-name", local_node,
-        "--control-socket", socket,
+        "--config-dir", str(config_dir), "--state-dir", str(tmp_path / "state"),
+        "--node-name", local_node, "--control-socket", str(socket),
     )  # fmt: skip
     service = tap.makeService(options)
-    assert isinstance(service, MultiService)
-    assert service.name == "heartbeat"
-    assert service.config is options["config"]
-    assert service.state_dir == str(tmp_path)
-    assert [type(child).__name__ for child in service][0] == "NodeService"
-    assert len(list(service)) == 2
+    assert isinstance(service, HeartbeatService)
+    assert (service.name, service.config, service.state_dir) == (
+        "heartbeat",
+        options["config"],
+        str(tmp_path / "state"),
+    )
+    assert [(child.name, type(child)) for child in service] == [
+        ("node", NodeService),
+        ("control-unix", ListenerService),
+    ]
+    control = list(service)[1]
+    assert isinstance(control, ListenerService)
+    assert (control.where, control.required) == (f"unix:{socket}", True)
+    assert isinstance(control.factory, ControlFactory)
+    assert not socket.exists()
+
+
+def test_service_tree_in_start_order(tmp_path: Path, local_node: str) -> None:
+    """Every service asked for is built, named and in start order: Heartbeat's log files, the
+    node (its identity from the state directory, its media from ha.cf), then the control
+    socket, metrics and manhole listeners; nothing runs or listens yet."""
+    config_dir = write_config(tmp_path / "ha.d", ha_cf=VALID_HA_CF + f"logfile {tmp_path}/ha-log\n")
+    state_dir = tmp_path / "state"
+    keys = tmp_path / "authorized_keys"
+    public = ed25519.Ed25519PrivateKey.generate().public_key()
+    keys.write_bytes(public.public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH) + b" operator\n")
+    options = parse(
+        "--config-dir", str(config_dir), "--state-dir", str(state_dir), "--node-name", local_node,
+        "--control-socket", str(tmp_path / "control.sock"),
+        "--metrics", "tcp:0:interface=127.0.0.1",
+        "--manhole", "tcp:0:interface=127.0.0.1", "--manhole-keys", str(keys),
+    )  # fmt: skip
+    service = tap.makeService(options)
+    assert [(child.name, type(child)) for child in service] == [
+        ("hblog", HeartbeatLogService),
+        ("node", NodeService),
+        ("control-unix", ListenerService),
+        ("metrics", ListenerService),
+        ("manhole", ListenerService),
+    ]
+    logs, node, control, metrics, manhole = service
+    assert isinstance(logs, HeartbeatLogService) and isinstance(node, NodeService)
+    assert logs.settings.logfile == f"{tmp_path}/ha-log"
+    assert node.config is options["config"]
+    assert node.identity.name == local_node
+    assert node.identity.uuid == (state_dir / "hb_uuid").read_bytes()
+    assert node.identity.generation == int((state_dir / "hb_generation").read_text())
+    assert [link.name for link in node.links] == ["lo"]
+    assert [(s.where, s.required) for s in (control, metrics, manhole)] == [
+        (f"unix:{tmp_path / 'control.sock'}", True),
+        ("tcp:0:interface=127.0.0.1", False),
+        ("tcp:0:interface=127.0.0.1", False),
+    ]
+    assert isinstance(control.factory, ControlFactory)
+    assert isinstance(metrics.factory, Site) and b"metrics" in metrics.factory.resource.children
+    assert isinstance(manhole.factory, SSHFactory)
+    assert (state_dir / "manhole_host_key").stat().st_mode & 0o777 == 0o600
+    assert not any(child.running for child in service)
+    assert all(child.port is None for child in (control, metrics, manhole))
+
+
+def test_disabled_control_socket_leaves_the_node_alone(config_dir: Path, tmp_path: Path) -> None:
+    """`--control-socket none` and no other option: the tree is the node and nothing else."""
+    options = parse(
+        "--config-dir", str(config_dir), "--state-dir", str(tmp_path), "--node-name", "alpha",
+        "--control-socket", "none",
+    )  # fmt: skip
+    assert [(child.name, type(child)) for child in tap.makeService(options)] == [("node", NodeService)]
 
 
 def test_daemon_options_from_option_values() -> None:
