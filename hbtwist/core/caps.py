@@ -15,6 +15,9 @@ MAX_REXMIT_BATCH = 50
 MAX_ATTEMPTS = 40
 """Requests per missing number before it is given up (10 s at the default 250 ms)."""
 
+MAX_NAK_MEMORY = 1000
+"""Most recent refusals remembered for the NAK guard (the oldest are forgotten first)."""
+
 MAX_HELD_MESSAGES = MAX_MISSING + 1
 """Most application messages held per sender while the gaps before them are repaired."""
 

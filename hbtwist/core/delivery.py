@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from twisted.internet.interfaces import IReactorTime
 
 from hbtwist.core import events
-from hbtwist.core.caps import ACK_DIVISOR, FLOWCONTROL_LIMIT, PUMP_BATCH
+from hbtwist.core.caps import ACK_DIVISOR, FLOWCONTROL_LIMIT, MAX_HELD_MESSAGES, PUMP_BATCH
 from hbtwist.core.deadline import Deadline
 from hbtwist.core.fields import parse_hex
 from hbtwist.core.history import TransmitHistory
 from hbtwist.core.inbox import OrderedInbox
 from hbtwist.core.output import IDeliveryOutput
-from hbtwist.core.rexmit import Retransmission
+from hbtwist.core.rexmit import Retransmission, runs
 from hbtwist.core.seqtrack import Observation, SequenceTracker
 from hbtwist.core.stamp import Stamper
 from hbtwist.core.stats import NodeStats
 from hbtwist.wire import Message
+from hbtwist.wire.names import fold_name
 
 
 @dataclass
@@ -107,6 +108,12 @@ class ReliableDelivery:
             self.history.add(seq, stamped)
         self._out.transmit(stamped)
 
+    def submit_once(self, message: Message) -> None:
+        """Queue `message` unless an identical one still waits to be sent (a repeated answer,
+        such as a resource report, then costs nothing)."""
+        if message not in self._outbox:
+            self.submit(message)
+
     def submit(self, message: Message) -> None:
         """Queue an application message for every node (or its `dest`); sent in order.
 
@@ -137,7 +144,7 @@ class ReliableDelivery:
                 return
             message = self._outbox.popleft()
             self.send(message)
-            if (message.text("dest") or self.local).lower() == self.local:
+            if fold_name(message.text("dest") or self.local) == self.local:
                 self._out.deliver(self.local, message)
         if self._outbox and not self._next_pump.armed:
             self._next_pump.arm(0)
@@ -166,11 +173,18 @@ class ReliableDelivery:
                 self._on_lost(sender, first, last, "gap too large to repair")
             else:
                 self.rexmit.missing(sender, first, last, exact=not stream.ranges)
+        if observation.evicted:
+            self._give_up(sender, observation.evicted, "too many messages missing")
         self._maybe_ack(sender)
 
     def hold(self, sender: str, seq: int, message: Message) -> None:
-        """Keep an application message until everything before it arrived or was given up."""
+        """Keep an application message until everything before it arrived or was given up;
+        beyond MAX_HELD_MESSAGES held, the gaps before the oldest held message are given up."""
         self.inbox.hold(sender, seq, message)
+        if self.inbox.held(sender) > MAX_HELD_MESSAGES:
+            oldest = self.inbox.oldest(sender)
+            blocking = [number for number in self.streams[sender].tracker.missing if number < oldest]
+            self._give_up(sender, blocking, "too many messages held behind a gap")
 
     def release(self, sender: str) -> None:
         """Deliver what nothing missing holds back any more."""
@@ -208,6 +222,12 @@ class ReliableDelivery:
         self.inbox.release(sender, None)
         if not keep_sequence:
             self.streams[sender].forget_sequence()
+
+    def _give_up(self, sender: str, numbers: Sequence[int], reason: str) -> None:
+        """Stop waiting for `numbers` (missing from `sender`) and report them lost."""
+        self.rexmit.abandon(sender, numbers)
+        for first, last in runs(sorted(numbers)):
+            self._on_lost(sender, first, last, reason)
 
     def _on_lost(self, sender: str, first: int, last: int, reason: str) -> None:
         tracker = self.streams[sender].tracker

@@ -37,6 +37,14 @@ class OrderedInbox:
             self._delivered[sender] = seq
             self._deliver(sender, held.pop(seq))
 
+    def held(self, sender: str) -> int:
+        """How many messages of `sender` are held."""
+        return len(self._held.get(sender, ()))
+
+    def oldest(self, sender: str) -> int:
+        """The lowest sequence number held for `sender` (0 when none is)."""
+        return min(self._held.get(sender) or [0])
+
     def waiting(self) -> int:
         """How many messages are held, over all senders."""
         return sum(len(held) for held in self._held.values())

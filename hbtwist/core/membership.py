@@ -16,6 +16,7 @@ from hbtwist.core.snapshot import LinkSnapshot, PeerSnapshot
 from hbtwist.core.stall import StallDetector
 from hbtwist.core.timing import Timing
 from hbtwist.wire import Message
+from hbtwist.wire.names import fold_name
 
 STARTUP_EXTRA_DEADTIME_MS = 2000
 """Added to the advertised deadtime for the first seconds after start, as Heartbeat does."""
@@ -118,7 +119,7 @@ class Membership:
 
     def uuid_of(self, name: str) -> bytes | None:
         """The UUID of the node called `name`, once known."""
-        peer = self.peers.get(name.lower())
+        peer = self.peers.get(fold_name(name))
         return None if peer is None else peer.uuid
 
     def snapshot(self) -> tuple[PeerSnapshot, ...]:
@@ -134,8 +135,9 @@ class Membership:
         peer.uuid = uuid
         self.by_uuid[uuid] = peer
 
-    def track_generation(self, peer: Peer, generation: int, seq: int) -> None:
-        """Notice a restart (a higher generation) or a healed partition from a status."""
+    def track_generation(self, peer: Peer, generation: int, seq: int, status: bool) -> None:
+        """Notice a restart (any message of a higher generation), or a healed partition (a new
+        status from a node declared dead, same generation)."""
         if generation > peer.generation:
             if peer.generation:
                 self._out.report(events.NodeRestarted(peer.name, peer.generation, generation))
@@ -144,7 +146,10 @@ class Membership:
             peer.last_status_seq = 0
             peer.generation = generation
         elif (
-            peer.status == DEAD and seq > peer.last_status_seq and generation != peer.shutdown_generation
+            status
+            and peer.status == DEAD
+            and seq > peer.last_status_seq
+            and generation != peer.shutdown_generation
         ):
             self._out.report(events.PartitionHealed(peer.name))
             self._out.stream_ended(peer.name, "sender was partitioned away", False)

@@ -22,6 +22,10 @@ from hbtwist.core.stamp import Stamper, is_unsequenced
 from hbtwist.core.stats import NodeStats
 from hbtwist.core.timing import Timing
 from hbtwist.wire import AuthenticationFailed, Message, WireError, decode_datagram
+from hbtwist.wire.names import fold_name
+
+UUID_BYTES = 16
+"""The length of a node UUID (`srcuuid`, `destuuid`)."""
 
 
 class NodeCore:
@@ -70,10 +74,10 @@ class NodeCore:
             max_rexmit_delay_ms=max_rexmit_delay_ms,
             rng=rng,
         )
-        self.resources = ResourceReporter(self.local, self.delivery.submit)
+        self.resources = ResourceReporter(self.local, self.delivery.submit_once)
         link_names = tuple(dict.fromkeys(links))
         for name in nodes:
-            self._add_node(name.lower(), link_names)
+            self._add_node(fold_name(name), link_names)
         if self.local not in self.membership.peers:
             self._add_node(self.local, link_names)
         local = self.membership.peers[self.local]
@@ -167,20 +171,25 @@ class NodeCore:
         if generation is None or (not unsequenced and not seq):
             self._malformed(link, source, "bad sequence or generation number")
             return
-        peer = self._lookup(message, name.lower())
+        peer = self._lookup(message, fold_name(name), link, source)
         if peer is None:
             return
         if peer.name == self.local:
             self._heard_self(generation, link)
+        elif generation < peer.generation:
+            self.stats.dropped.replay += 1
         elif unsequenced:
             self._receive_unsequenced(kind, message, peer, link, source)
         else:
             assert seq is not None
             self._receive_sequenced(kind, message, peer, seq, generation, link)
 
-    def _lookup(self, message: Message, name: str) -> Peer | None:
+    def _lookup(self, message: Message, name: str, link: str, source: object) -> Peer | None:
         membership = self.membership
         uuid = message.binary("srcuuid")
+        if uuid is not None and len(uuid) != UUID_BYTES:
+            self._malformed(link, source, "srcuuid is not 16 bytes")
+            return None
         peer = membership.by_uuid.get(uuid) if uuid else None
         if peer is not None and peer.name != name:
             self.stats.dropped.uuid_mismatch += 1
@@ -204,7 +213,7 @@ class NodeCore:
     def _receive_unsequenced(
         self, kind: str, message: Message, peer: Peer, link: str, source: object
     ) -> None:
-        destination = (message.text("dest") or "").lower()
+        destination = fold_name(message.text("dest") or "")
         if kind == "NS_nak_rexmit":
             first = _optional_hex(message, "firstseq")
             if first is None:
@@ -237,11 +246,7 @@ class NodeCore:
     def _receive_sequenced(
         self, kind: str, message: Message, peer: Peer, seq: int, generation: int, link: str
     ) -> None:
-        if generation < peer.generation:
-            self.stats.dropped.replay += 1
-            return
-        if kind == "status":
-            self.membership.track_generation(peer, generation, seq)
+        self.membership.track_generation(peer, generation, seq, kind == "status")
         delivery = self.delivery
         observation = delivery.observe(peer.name, seq)
         if observation.verdict is Verdict.OLD:
@@ -274,7 +279,7 @@ class NodeCore:
         if destuuid is not None:
             return destuuid == self.identity.uuid
         destination = message.text("dest")
-        return destination is None or destination.lower() == self.local
+        return destination is None or fold_name(destination) == self.local
 
     def _malformed(self, link: str, source: object, detail: str) -> None:
         self.stats.dropped.malformed += 1

@@ -15,12 +15,13 @@ Either way a number is asked for at most MAX_ATTEMPTS times; then it is reported
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
-from hbtwist.core.caps import MAX_ATTEMPTS, MAX_REXMIT_BATCH
+from hbtwist.core.caps import MAX_ATTEMPTS, MAX_NAK_MEMORY, MAX_REXMIT_BATCH
 from hbtwist.core.history import TransmitHistory
 from hbtwist.core.stats import RexmitCounts
 from hbtwist.wire import Message
@@ -76,6 +77,8 @@ class Retransmission:
         self._guard = max(0, max_delay_ms - 10) / 1000.0
         self._rng = rng or random.Random()
         self._senders: dict[str, SenderGaps] = {}
+        self._naked: OrderedDict[tuple[str, int], float] = OrderedDict()
+        """When each (requester, number) was last refused, oldest first, for the NAK guard."""
 
     # Sender side
 
@@ -87,6 +90,9 @@ class Retransmission:
         for seq in range(max(first, acknowledged + 1), last + 1):
             sent = self._history.get(seq)
             if sent is None:
+                if not self._may_refuse(requester, seq, now):
+                    self._counts.suppressed += 1
+                    continue
                 reason = "seqno too low" if seq < self._history.lowest else "seqno not found"
                 self._send(
                     Message.of(
@@ -103,6 +109,19 @@ class Retransmission:
                 sent.last_resent = now
                 self._counts.answered += 1
                 self._resend(sent.message)
+
+    def _may_refuse(self, requester: str, seq: int, now: float) -> bool:
+        """Whether a NAK for `seq` may go to `requester`: at most one per guard interval, as for
+        retransmissions, so repeated or duplicated requests cannot multiply the NAKs."""
+        while self._naked and (
+            len(self._naked) >= MAX_NAK_MEMORY or now - next(iter(self._naked.values())) >= self._guard
+        ):
+            self._naked.popitem(last=False)
+        key = (requester, seq)
+        if key in self._naked:
+            return False
+        self._naked[key] = now
+        return True
 
     # Receiver side
 
@@ -121,6 +140,15 @@ class Retransmission:
         """A missing number arrived: stop asking for it."""
         gaps = self._senders.get(sender)
         if gaps is not None and gaps.wanted.pop(seq, None) is not None:
+            self._schedule(sender, gaps)
+
+    def abandon(self, sender: str, numbers: Iterable[int]) -> None:
+        """Stop asking for `numbers` from `sender` (given up elsewhere; nothing is reported)."""
+        gaps = self._senders.get(sender)
+        if gaps is None:
+            return
+        removed = [gaps.wanted.pop(seq, None) for seq in numbers]
+        if any(entry is not None for entry in removed):
             self._schedule(sender, gaps)
 
     def refused(self, sender: str, seq: int) -> None:
@@ -154,7 +182,7 @@ class Retransmission:
             return
         if gaps.timer is not None and gaps.timer.active():
             gaps.timer.cancel()
-        for first, last in _runs(sorted(gaps.wanted)):
+        for first, last in runs(sorted(gaps.wanted)):
             self._on_lost(sender, first, last, reason)
 
     def stop(self) -> None:
@@ -193,8 +221,8 @@ class Retransmission:
             del gaps.wanted[seq]
         due = [seq for seq in due if seq in gaps.wanted]
         if due and self._is_alive(sender):
-            runs = [(seq, seq) for seq in due] if gaps.exact else _runs(due)
-            for first, last in runs:
+            requests = [(seq, seq) for seq in due] if gaps.exact else runs(due)
+            for first, last in requests:
                 self._request(sender, first, last)
         jitter = 0.0 if gaps.exact else self._rng.uniform(0, self._interval / 4)
         for seq in due:
@@ -202,7 +230,7 @@ class Retransmission:
             wanted.attempts += 1
             wanted.due = now + self._interval + jitter
         self._schedule(sender, gaps)
-        for first, last in _runs(exhausted):
+        for first, last in runs(exhausted):
             self._on_lost(sender, first, last, "no retransmission after repeated requests")
 
     def _request(self, sender: str, first: int, last: int) -> None:
@@ -217,7 +245,7 @@ class Retransmission:
         )
 
 
-def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+def runs(numbers: Sequence[int]) -> list[tuple[int, int]]:
     """Sorted numbers as (first, last) runs of consecutive numbers, each at most a batch long."""
     runs: list[tuple[int, int]] = []
     for seq in numbers:

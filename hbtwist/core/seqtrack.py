@@ -24,6 +24,8 @@ class Observation:
     lost: tuple[int, int] | None = None
     resynchronised: bool = False
     recovered: bool = False
+    evicted: tuple[int, ...] = ()
+    """Older missing numbers forgotten to keep at most MAX_MISSING: they are given up."""
 
 
 class SequenceTracker:
@@ -62,9 +64,12 @@ class SequenceTracker:
                 return Observation(Verdict.ACCEPT, (first_lost, last_lost), resynchronised=True)
             for number in range(first_lost, last_lost + 1):
                 self.missing[number] = None
+            evicted = []
             while len(self.missing) > MAX_MISSING:
-                del self.missing[next(iter(self.missing))]
-            return Observation(Verdict.ACCEPT, (first_lost, last_lost))
+                oldest = next(iter(self.missing))
+                del self.missing[oldest]
+                evicted.append(oldest)
+            return Observation(Verdict.ACCEPT, (first_lost, last_lost), evicted=tuple(evicted))
         if seq in self.missing:
             del self.missing[seq]
             return Observation(Verdict.ACCEPT, recovered=True)

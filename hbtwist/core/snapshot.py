@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from hbtwist.core.stats import NodeStats
 from hbtwist.core.timing import Timing
+from hbtwist.wire.names import fold_name
 
 
 @dataclass(frozen=True)
@@ -61,5 +62,5 @@ class NodeSnapshot:
 
     def peer(self, name: str) -> PeerSnapshot | None:
         """The node called `name` (case-insensitive), if it is known."""
-        wanted = name.lower()
+        wanted = fold_name(name)
         return next((peer for peer in self.peers if peer.name == wanted), None)

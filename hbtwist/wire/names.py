@@ -12,6 +12,15 @@ def is_valid_name(name: bytes) -> bool:
     return bool(name) and name[0] != 0x28 and _FORBIDDEN.isdisjoint(name)
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold_name(name: str) -> str:
+    """A node name in the form nodes are compared in: ASCII letters lower-cased, nothing else
+    changed (as Heartbeat compares them; `str.lower` would also fold look-alike letters)."""
+    return name.translate(_ASCII_LOWER)
+
+
 def check_name(name: bytes) -> None:
     """Refuse to serialize a field whose name is not valid."""
     if not is_valid_name(name):
