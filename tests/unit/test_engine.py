@@ -107,7 +107,9 @@ def test_node_alone_comes_up_after_initdead() -> None:
     assert not net.nodes["n1"].core.comm_up
     net.run(0.3)
     assert net.nodes["n1"].status_of("n2") == "dead"
-    assert net.when("n1", CommUp) is not None
+    comm_up = net.when("n1", CommUp)
+    dead = net.when("n1", NodeStatusChanged, node="n2", new="dead")
+    assert comm_up is not None and dead is not None and dead <= comm_up
     assert net.nodes["n1"].core.local_status == "active"
 
 
@@ -128,7 +130,8 @@ def test_local_stall_defers_verdicts_instead_of_killing_peers() -> None:
     net.run(2.0)
     net.clock.advance(1.5)
     net.run(0.5)
-    assert net.when("n1", LocalStall) is not None
+    stalls = [event for _, event in net.nodes["n1"].events if isinstance(event, LocalStall)]
+    assert stalls and 1000 <= stalls[0].stalled_ms <= 1500
     assert net.when("n1", NodeStatusChanged, node="n2", new="dead") is None
     assert net.nodes["n1"].status_of("n2") == "active"
 
@@ -141,7 +144,9 @@ def test_shutdown_notice_marks_the_node_dead_at_once() -> None:
     net.nodes["n2"].core.shutdown()
     net.crash("n2")
     net.run(0.01)
-    assert net.when("n1", ShutdownNotice, node="n2") is not None
+    notice = net.when("n1", ShutdownNotice, node="n2")
+    dead = net.when("n1", NodeStatusChanged, node="n2", new="dead")
+    assert notice is not None and notice == dead
     assert net.nodes["n1"].status_of("n2") == "dead"
 
 
