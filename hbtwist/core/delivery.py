@@ -18,6 +18,7 @@ from hbtwist.core.inbox import OrderedInbox
 from hbtwist.core.output import IDeliveryOutput
 from hbtwist.core.rexmit import Retransmission, runs
 from hbtwist.core.seqtrack import Observation, SequenceTracker
+from hbtwist.core.snapshot import DeliverySnapshot
 from hbtwist.core.stamp import Stamper
 from hbtwist.core.stats import NodeStats
 from hbtwist.wire import Message
@@ -148,6 +149,15 @@ class ReliableDelivery:
                 self._out.deliver(self.local, message)
         if self._outbox and not self._next_pump.armed:
             self._next_pump.arm(0)
+
+    def snapshot(self) -> DeliverySnapshot:
+        """The sizes of what delivery holds now, frozen."""
+        return DeliverySnapshot(
+            queued=self.queued,
+            paused=self.paused,
+            pending_requests=self.rexmit.pending(),
+            held_messages=self.inbox.waiting(),
+        )
 
     # Receiving
 

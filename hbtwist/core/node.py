@@ -124,6 +124,7 @@ class NodeCore:
     def snapshot(self) -> NodeSnapshot:
         """The node's state now, frozen, for readers."""
         membership = self.membership
+        delivery = self.delivery.snapshot()
         return NodeSnapshot(
             local=self.local,
             local_status=membership.local_status,
@@ -133,8 +134,8 @@ class NodeCore:
             timing=membership.timing,
             peers=membership.snapshot(),
             stats=self.stats.copy(),
-            queued=self.delivery.queued,
-            paused=self.delivery.paused,
+            queued=delivery.queued,
+            paused=delivery.paused,
         )
 
     # Application messages

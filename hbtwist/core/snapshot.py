@@ -43,6 +43,20 @@ class PeerSnapshot:
 
 
 @dataclass(frozen=True)
+class DeliverySnapshot:
+    """What reliable delivery holds at one moment."""
+
+    queued: int
+    """Application messages waiting to be sent."""
+    paused: bool
+    """Whether application messages wait for acknowledgements (flow control)."""
+    pending_requests: int
+    """Missing numbers of other nodes being asked for again."""
+    held_messages: int
+    """Messages of other nodes held until the gaps before them are repaired or given up."""
+
+
+@dataclass(frozen=True)
 class NodeSnapshot:
     """Everything a reader may know about the local node at one moment."""
 
