@@ -100,9 +100,8 @@ def _inspection_services(
         if not options.manhole_keys:
             raise ManholeError("--manhole needs --manhole-keys (an authorized_keys file)")
         host_key = os.path.join(state_dir, "manhole_host_key")
+        namespace = manhole_namespace(node, core=node.core, config=node.config)
         services.append(
-            manhole_service(
-                manhole_namespace(node), options.manhole, options.manhole_keys, host_key, reactor
-            )
+            manhole_service(namespace, options.manhole, options.manhole_keys, host_key, reactor)
         )
     return services

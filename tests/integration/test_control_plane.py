@@ -422,7 +422,7 @@ def _write_key(path: Path) -> str:
 
 
 def test_manhole_on_a_live_daemon(lab: Lab, report: Report) -> None:
-    """An authorized key reads engine.local and n2's status in n1's manhole; a stranger's is refused."""
+    """An authorized key reads core.local and n2's status in n1's manhole; a stranger's is refused."""
     keys_dir = lab.workdir / "manhole"
     keys_dir.mkdir(mode=0o700)
     operator = _write_key(keys_dir / "operator")
@@ -434,7 +434,7 @@ def test_manhole_on_a_live_daemon(lab: Lab, report: Report) -> None:
         lab,
         ["--manhole", f"tcp:{MANHOLE_PORT}:interface=127.0.0.1", "--manhole-keys", str(authorized)],
     )
-    expressions = ["engine.local", "engine.peers['n2'].status"]
+    expressions = ["core.local", "snapshot().peer('n2').status"]
     result = in_namespace(
         n1.host,
         MANHOLE,
@@ -444,7 +444,7 @@ def test_manhole_on_a_live_daemon(lab: Lab, report: Report) -> None:
         *expressions,
     )
     outputs = {item["expression"]: item["output"] for item in result["outputs"]}
-    assert outputs == {"engine.local": "'n1'", "engine.peers['n2'].status": "'active'"}, result
+    assert outputs == {"core.local": "'n1'", "snapshot().peer('n2').status": "'active'"}, result
     assert result["wrong_key"].startswith("refused"), result
     # The host key the client saw is the one the daemon announced; both logins were logged.
     announced = logged(n1, "Manhole on ")
