@@ -180,11 +180,11 @@ class ReliableDelivery:
             first, last = observation.lost
             self.stats.lost += last - first + 1
             if observation.resynchronised:
+                self._give_up(sender, observation.evicted, "gap too large to repair")
                 self._on_lost(sender, first, last, "gap too large to repair")
             else:
                 self.rexmit.missing(sender, first, last, exact=not stream.ranges)
-        if observation.evicted:
-            self._give_up(sender, observation.evicted, "too many messages missing")
+                self._give_up(sender, observation.evicted, "too many messages missing")
         self._maybe_ack(sender)
 
     def hold(self, sender: str, seq: int, message: Message) -> None:

@@ -25,7 +25,8 @@ class Observation:
     resynchronised: bool = False
     recovered: bool = False
     evicted: tuple[int, ...] = ()
-    """Older missing numbers forgotten to keep at most MAX_MISSING: they are given up."""
+    """Missing numbers forgotten (the oldest beyond MAX_MISSING, or all on resynchronising):
+    they are given up."""
 
 
 class SequenceTracker:
@@ -60,8 +61,11 @@ class SequenceTracker:
             first_lost, last_lost = last + 1, seq - 1
             self.last_seq = seq
             if last_lost - first_lost + 1 > MAX_RECOVERABLE_GAP:
+                abandoned = tuple(self.missing)
                 self.missing.clear()
-                return Observation(Verdict.ACCEPT, (first_lost, last_lost), resynchronised=True)
+                return Observation(
+                    Verdict.ACCEPT, (first_lost, last_lost), resynchronised=True, evicted=abandoned
+                )
             for number in range(first_lost, last_lost + 1):
                 self.missing[number] = None
             evicted = []

@@ -129,3 +129,19 @@ def test_a_flood_of_gaps_gives_up_the_oldest_numbers_and_says_so() -> None:
     assert delivered and len(delivered) + held.held_messages == 5
     lost = [e for _, e in net.nodes["n1"].events if isinstance(e, MessagesLost) and e.node == "n2"]
     assert lost and lost[0].reason == "too many messages missing"
+
+
+def test_a_jump_too_large_to_repair_stops_every_request_for_the_sender() -> None:
+    """After a small gap, a jump past what can be repaired gives up the earlier gap too: no
+    request for it is left behind, and both are reported lost, oldest first."""
+    net = SimNet(["n1", "n2"])
+    net.start()
+    net.run(6.0)
+    core = net.nodes["n1"].core
+    generation = core.membership.peers["n2"].generation
+    start = (core.delivery.streams["n2"].tracker.last_seq or 0) + 1
+    for seq in (start + 10, start + 10 + 300):
+        core.receive(_from_n2(net, ("t", "app"), generation=generation, seq=seq), "eth0")
+    assert core.delivery.snapshot().pending_requests == 0
+    lost = [(e.first, e.last) for _, e in net.nodes["n1"].events if isinstance(e, MessagesLost)]
+    assert lost == [(start, start + 9), (start + 11, start + 309)]
