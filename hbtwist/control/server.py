@@ -212,6 +212,7 @@ class ControlProtocol(amp.AMP):
             self._subscribed = True
             self._call_stream()
             self._stops.append(self.view.subscribe(self._on_event))
+            _log.debug("Control client {peer} subscribed to events", peer=self._peer())
         return {"node": self.view.name}
 
     def _call_stream(self) -> _CallStream:
@@ -272,6 +273,7 @@ class ControlProtocol(amp.AMP):
             self._call_stream()
             self._stops.append(self.view.listen(self._on_message))
             self._stops.append(self.view.subscribe(self._on_gap))
+            _log.debug("Control client {peer} listens to cluster messages", peer=self._peer())
         return {"node": self.view.name}
 
     def _on_message(self, sender: str, message: Message) -> None:

@@ -192,6 +192,16 @@ class Node:
                 raise LabError(f"{self.name}: no {kind} {fields} within {timeout} s\n{self.tail()}")
             time.sleep(0.05)
 
+    def wait_logged(self, text: str, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until `count` log records contain `text` (debug records included)."""
+        deadline = time.monotonic() + timeout
+        while sum(text in str(record.get("text", "")) for record in self.records()) < count:
+            if not self.running:
+                raise LabError(f"{self.name} exited while waiting for {text!r}\n{self.tail()}")
+            if time.monotonic() >= deadline:
+                raise LabError(f"{self.name}: {count} x {text!r} not logged within {timeout} s")
+            time.sleep(0.05)
+
     # The process
 
     def kill(self, sig: int = signal.SIGTERM) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import socket
 import subprocess
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from tests.integration.lab import HBCTL, Lab, LabError, Node, control_address
+from tests.integration.lab import HBCTL, Lab, Node, control_address
 from tests.integration.threenode import AUTHKEYS, KEEPALIVE_MS, STARTUP_SECONDS, ha_cf
 
 Report = Callable[[str], None]
@@ -29,8 +28,8 @@ MESSAGES = 10_000
 LOSS_PERCENT = 30
 DELIVERY_LIMIT = 180.0
 """Seconds every listener has to receive every message, from the start of `hbctl send`."""
-LISTEN_GRACE = 0.5
-"""After a listener's connection appears at the daemon: time for its Version and Listen calls."""
+LISTENING = "listens to cluster messages"
+"""What the daemon logs (debug) once a control client's Listen is answered."""
 NAMES = ("n1", "n2", "n3")
 
 
@@ -65,25 +64,6 @@ def scrape(path: Path) -> dict[str, float]:
             elif set(sample.labels) == {"reason"}:
                 values[f"{sample.name}{{{sample.labels['reason']}}}"] = sample.value
     return values
-
-
-def socket_count(pid: int) -> int:
-    """How many sockets process `pid` holds open."""
-    count = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
-        except OSError:
-            pass
-    return count
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise LabError(f"{what} not seen within {timeout} s")
-        time.sleep(0.05)
 
 
 def read_lines(path: Path) -> list[str]:
@@ -149,19 +129,13 @@ def test_ten_thousand_messages_under_thirty_percent_loss(lab: Lab, report: Repor
     outputs = {name: lab.workdir / f"listen-{name}.jsonl" for name in NAMES}
     listeners = {}
     for name, node in nodes.items():
-        before = socket_count(node.pid)
         listeners[name] = lab.spawn(
             None,
             [*HBCTL, "listen", "app", "--json", "--control", control_address(lab, node)],
             stdout=outputs[name],
             stderr=lab.workdir / f"listen-{name}.err",
         )
-        wait_until(
-            lambda pid=node.pid, before=before: socket_count(pid) > before,
-            10.0,
-            f"hbctl listen connected to {name}",
-        )
-    time.sleep(LISTEN_GRACE)
+        node.wait_logged(LISTENING)
     for name, listener in listeners.items():
         assert listener.poll() is None, (name, (lab.workdir / f"listen-{name}.err").read_text())
 
