@@ -1,4 +1,4 @@
-"""The `twistd heartbeat` plugin: a lazy pointer to `hbtwist.daemon.tap`, so `twistd --help` stays fast."""
+"""The `twistd heartbeat` plugin: a lazy pointer to `hbtwist.daemon.tap`, so `--help` stays fast."""
 
 from twisted.application.service import ServiceMaker
 
