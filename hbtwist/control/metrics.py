@@ -206,7 +206,7 @@ def counter_families(stats: NodeStats) -> list[Metric]:
 def event_family(tally: EventTally) -> Metric:
     """Events the node reported since start-up, by wire name; every known kind is present."""
     family = CounterMetricFamily(
-        "hbtwist_events", "Events the engine reported, by kind.", labels=["event"]
+        "hbtwist_events", "Events the node reported, by kind.", labels=["event"]
     )
     for name in sorted({*EVENT_NAMES.values(), *tally.counts}):
         family.add_metric([name], tally.counts[name])

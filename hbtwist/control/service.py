@@ -155,7 +155,7 @@ def control_services(
     `socket_path` None disables the UNIX socket; `tls_endpoint` (a `tcp:` endpoint string)
     enables the mutual-TLS port, whose clients must present a certificate from `tls_ca` whose
     subjectAltName names one of `tls_client_names` (default: the cluster's node names).
-    `clock` is the engine's clock (default: the reactor).
+    `clock` is the node's clock (default: the reactor).
     """
     if reactor is None:
         from twisted.internet import reactor
