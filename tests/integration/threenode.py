@@ -18,14 +18,20 @@ STARTUP_SECONDS = 5.0
 """How long a node advertises a longer deadtime after it starts (engine STARTUP_EXTRA_SECONDS)."""
 
 
-def ha_cf(host: Host, peers: list[Host], tty: str | None = None) -> str:
+def ha_cf(
+    host: Host,
+    peers: list[Host],
+    tty: str | None = None,
+    deadtime_ms: int = DEADTIME_MS,
+    warntime_ms: int = WARNTIME_MS,
+) -> str:
     """ha.cf for `host`: ucast to every peer on LAN A, bcast on LAN B, an optional serial line."""
     lines = [
         f"# lab cluster, node {host.name}",
         "udpport 694",
         f"keepalive {KEEPALIVE_MS}ms",
-        f"deadtime {DEADTIME_MS}ms",
-        f"warntime {WARNTIME_MS}ms",
+        f"deadtime {deadtime_ms}ms",
+        f"warntime {warntime_ms}ms",
         "initdead 2",
         "auto_failback off",
         *(f"ucast eth0 {peer.addr_a}" for peer in peers),
