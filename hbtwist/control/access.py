@@ -33,3 +33,14 @@ class IClusterNode(Interface):
 
     def submit(messages: Sequence[Message]) -> None:
         """Queue application messages, in order, for the cluster."""
+
+
+def add_callback(callbacks: list[Callable[..., None]], callback: Callable[..., None]) -> Unsubscribe:
+    """Append `callback` to `callbacks`; the returned function removes it again (once)."""
+    callbacks.append(callback)
+
+    def remove() -> None:
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    return remove

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from twisted.application import service
@@ -12,7 +12,13 @@ from zope.interface import implementer
 
 from hbtwist import __version__
 from hbtwist.config import ClusterConfig
-from hbtwist.control.access import EventSink, IClusterNode, MessageListener, Unsubscribe
+from hbtwist.control.access import (
+    EventSink,
+    IClusterNode,
+    MessageListener,
+    Unsubscribe,
+    add_callback,
+)
 from hbtwist.control.wording import log_event
 from hbtwist.core.events import Event
 from hbtwist.core.node import NodeCore
@@ -131,11 +137,11 @@ class NodeService(service.Service):
 
     def subscribe(self, sink: EventSink) -> Unsubscribe:
         """Call `sink` with every event from now on; the returned function stops that."""
-        return _add(self._subscribers, sink)
+        return add_callback(self._subscribers, sink)
 
     def listen(self, listener: MessageListener) -> Unsubscribe:
         """Call `listener` with every cluster message from now on; the returned function stops that."""
-        return _add(self._listeners, listener)
+        return add_callback(self._listeners, listener)
 
     def submit(self, messages: Sequence[Message]) -> None:
         """Queue application messages, in order, for the cluster."""
@@ -176,13 +182,3 @@ class NodeService(service.Service):
 
     def _datagram_received(self, data: bytes, link: str, source: object) -> None:
         self.core.datagram_received(data, link, source)
-
-
-def _add(callbacks: list[Callable[..., None]], callback: Callable[..., None]) -> Unsubscribe:
-    callbacks.append(callback)
-
-    def remove() -> None:
-        if callback in callbacks:
-            callbacks.remove(callback)
-
-    return remove

@@ -10,7 +10,13 @@ from twisted.python.failure import Failure
 from twisted.test import iosim
 from zope.interface import implementer
 
-from hbtwist.control.access import EventSink, IClusterNode, MessageListener, Unsubscribe
+from hbtwist.control.access import (
+    EventSink,
+    IClusterNode,
+    MessageListener,
+    Unsubscribe,
+    add_callback,
+)
 from hbtwist.control.client import ClientProtocol, ControlClient
 from hbtwist.control.server import ControlProtocol
 from hbtwist.control.view import NodeView
@@ -70,24 +76,14 @@ class FakeNode:
         return self.config.hacf.parameter(name)
 
     def subscribe(self, sink: EventSink) -> Unsubscribe:
-        return _add(self.subscribers, sink)
+        return add_callback(self.subscribers, sink)
 
     def listen(self, listener: MessageListener) -> Unsubscribe:
-        return _add(self.message_listeners, listener)
+        return add_callback(self.message_listeners, listener)
 
     def submit(self, messages: Sequence[Message]) -> None:
         for message in messages:
             self.core.submit(message)
-
-
-def _add(sinks: list[Any], sink: Any) -> Unsubscribe:
-    sinks.append(sink)
-
-    def remove() -> None:
-        if sink in sinks:
-            sinks.remove(sink)
-
-    return remove
 
 
 def connect_in_memory(view: NodeView) -> tuple[ControlClient, ControlProtocol, iosim.IOPump]:

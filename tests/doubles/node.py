@@ -6,7 +6,13 @@ from collections.abc import Mapping, Sequence
 
 from zope.interface import implementer
 
-from hbtwist.control.access import EventSink, IClusterNode, MessageListener, Unsubscribe
+from hbtwist.control.access import (
+    EventSink,
+    IClusterNode,
+    MessageListener,
+    Unsubscribe,
+    add_callback,
+)
 from hbtwist.core.events import Event
 from hbtwist.core.snapshot import LinkSnapshot, NodeSnapshot, PeerSnapshot
 from hbtwist.core.stats import NodeStats
@@ -104,13 +110,11 @@ class FakeClusterNode:
 
     def subscribe(self, sink: EventSink) -> Unsubscribe:
         """Add `sink`; the returned function removes it."""
-        self.sinks.append(sink)
-        return lambda: self.sinks.remove(sink) if sink in self.sinks else None
+        return add_callback(self.sinks, sink)
 
     def listen(self, listener: MessageListener) -> Unsubscribe:
         """Add `listener`; the returned function removes it."""
-        self.listeners.append(listener)
-        return lambda: self.listeners.remove(listener) if listener in self.listeners else None
+        return add_callback(self.listeners, listener)
 
     def submit(self, messages: Sequence[Message]) -> None:
         """Record the messages."""
