@@ -26,6 +26,8 @@ from hbtwist.config.model import (
     LogSettings,
     Resource,
     ResourceGroup,
+    ResourcePolicy,
+    ResourceSettings,
     RespawnEntry,
 )
 from hbtwist.config.problems import ConfigError, Problem
@@ -48,6 +50,8 @@ __all__ = [
     "Problem",
     "Resource",
     "ResourceGroup",
+    "ResourcePolicy",
+    "ResourceSettings",
     "RespawnEntry",
     "SerialMedium",
     "Ucast6Medium",

@@ -160,6 +160,48 @@ class ResourceGroup:
 
 
 @dataclass(frozen=True)
+class ResourcePolicy:
+    """How hbtwist runs one resource: timeouts, monitoring and restarts (hbtwist.cf).
+
+    Times are integer milliseconds; a `monitor_interval_ms` of 0 turns monitoring off.
+    """
+
+    start_timeout_ms: int = 60_000
+    stop_timeout_ms: int = 60_000
+    monitor_timeout_ms: int = 20_000
+    monitor_interval_ms: int = 10_000
+    restart_limit: int = 3
+    """Restarts in place within `restart_window_ms` before the group is handed to another node."""
+    restart_window_ms: int = 600_000
+    stop_retries: int = 10
+    """Heartbeat's HA_STOPRETRYMAX: a failed stop is tried again this many times."""
+    stop_retry_interval_ms: int = 1_000
+    native_ip: bool = True
+    """Serve IPaddr / IPaddr2 / bare IP resources in process (netlink); False forces the agent."""
+    arp_count: int = 5
+    """Gratuitous ARPs (or unsolicited neighbour advertisements) sent after adding an address."""
+    arp_interval_ms: int = 200
+
+
+@dataclass(frozen=True)
+class ResourceSettings:
+    """The hbtwist-only file `hbtwist.cf`: a default policy and per-resource overrides."""
+
+    default: ResourcePolicy = ResourcePolicy()
+    overrides: tuple[tuple[str, ResourcePolicy], ...] = ()
+    """(resource text as written in haresources, its policy), in file order."""
+    source: str | None = None
+    """The file these settings were read from (None: the file is absent, defaults apply)."""
+
+    def policy(self, resource_text: str) -> ResourcePolicy:
+        """The policy of the resource written `resource_text` in haresources."""
+        for text, policy in self.overrides:
+            if text == resource_text:
+                return policy
+        return self.default
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
     """A whole validated configuration directory, as the daemon and `hbctl check` use it."""
 
@@ -169,3 +211,5 @@ class ClusterConfig:
     keyring: Keyring
     resources: tuple[ResourceGroup, ...]
     warnings: tuple[Problem, ...]
+    settings: ResourceSettings = ResourceSettings()
+    """hbtwist-only settings (`hbtwist.cf`); Heartbeat nodes never read them."""

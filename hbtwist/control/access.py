@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from zope.interface import Interface
 
 from hbtwist.core.events import Event
-from hbtwist.core.snapshot import NodeSnapshot
+from hbtwist.core.snapshot import FailoverSnapshot, NodeSnapshot
 from hbtwist.wire import Message
 
 EventSink = Callable[[Event], None]
@@ -33,6 +33,21 @@ class IClusterNode(Interface):
 
     def submit(messages: Sequence[Message]) -> None:
         """Queue application messages, in order, for the cluster."""
+
+    def resources() -> FailoverSnapshot:
+        """The resource manager's state now: what this node holds and every group, frozen."""
+
+    def standby(which: str) -> str | None:
+        """Ask to give resources away (`all`, `local`, `foreign`, `failback`), as `hb_standby`.
+
+        Returns None when the request was sent, else why it was refused (shown to the operator).
+        """
+
+    def takeover(which: str) -> str | None:
+        """Ask to take resources over (`all`, `local`, `foreign`, `failback`), as `hb_takeover`.
+
+        Returns None when the request was sent, else why it was refused.
+        """
 
 
 def add_callback(callbacks: list[Callable[..., None]], callback: Callable[..., None]) -> Unsubscribe:

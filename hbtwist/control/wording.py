@@ -37,6 +37,16 @@ def wording(event: events.Event, local: str) -> tuple[LogLevel, str]:
             return LogLevel.error, text
         case events.ShutdownNotice():
             return LogLevel.info, "Received shutdown notice from '{node}'."
+        case events.GroupStateChanged():
+            return LogLevel.info, "Resource group {group}: {old} -> {new} (holder: {holder})"
+        case events.ResourceOperation(result="ok" | "not running"):
+            text = "Resource {resource} {operation}: {result} in {duration_ms} ms ({path})"
+            return LogLevel.info, text
+        case events.ResourceOperation():
+            text = "Resource {resource} {operation}: {result} in {duration_ms} ms ({path}): {detail}"
+            return LogLevel.warn, text
+        case events.HoldingChanged():
+            return LogLevel.info, "This node now holds {new} resources (was {old})."
     return LogLevel.info, events.event_name(event)
 
 

@@ -82,6 +82,39 @@ class ShutdownNotice:
     node: str
 
 
+@dataclass(frozen=True)
+class GroupStateChanged:
+    """A resource group changed state on this node, or this node learned of a new holder."""
+
+    group: str
+    old: str
+    new: str
+    holder: str | None
+
+
+@dataclass(frozen=True)
+class ResourceOperation:
+    """One resource operation (start, stop, status, monitor) finished on this node."""
+
+    group: str
+    resource: str
+    operation: str
+    result: str
+    """`ok`, `failed`, `timeout` or `not running`."""
+    duration_ms: int
+    path: str
+    """`native` or the agent or script that ran."""
+    detail: str
+
+
+@dataclass(frozen=True)
+class HoldingChanged:
+    """What this node holds (cl_status `rscstatus`) changed."""
+
+    old: str
+    new: str
+
+
 Event = (
     NodeStatusChanged
     | LinkStatusChanged
@@ -92,6 +125,9 @@ Event = (
     | CommUp
     | MessagesLost
     | ShutdownNotice
+    | GroupStateChanged
+    | ResourceOperation
+    | HoldingChanged
 )
 
 EventSink = Callable[[Event], None]
@@ -107,6 +143,9 @@ EVENT_NAMES: dict[type, str] = {
     CommUp: "comm_up",
     MessagesLost: "messages_lost",
     ShutdownNotice: "shutdown_notice",
+    GroupStateChanged: "group_state_changed",
+    ResourceOperation: "resource_operation",
+    HoldingChanged: "holding_changed",
 }
 """The name of each event kind on the control port, in logs and in metrics labels: the
 protocol's names, independent of the Python class names."""

@@ -78,3 +78,57 @@ class NodeSnapshot:
         """The node called `name` (case-insensitive), if it is known."""
         wanted = fold_name(name)
         return next((peer for peer in self.peers if peer.name == wanted), None)
+
+
+@dataclass(frozen=True)
+class ResourceSnapshot:
+    """One resource of a group and the last operation run on it here."""
+
+    text: str
+    """The resource as written in haresources."""
+    state: str
+    """`running`, `stopped`, `starting`, `stopping`, `failed` or `unknown`."""
+    path: str
+    """How it is run: `native` (in process) or the agent or script path."""
+    last_operation: str | None = None
+    """`start`, `stop`, `status` or `monitor`; None when nothing ran yet."""
+    last_result: str | None = None
+    """`ok`, `failed`, `timeout`, `not running`; None when nothing ran yet."""
+    last_duration_ms: int | None = None
+    last_detail: str = ""
+    """The operation's last line of output, or why it failed."""
+
+
+@dataclass(frozen=True)
+class GroupSnapshot:
+    """One resource group (one haresources line) as this node sees it."""
+
+    key: str
+    preferred_node: str
+    holder: str | None
+    """The node holding the group as far as this node knows; None when nobody does."""
+    state: str
+    """This node's side: `stopped`, `starting`, `running`, `stopping`, `failed`, or
+    `unconfirmed` (a stop that could not be confirmed: never started elsewhere unfenced)."""
+    resources: tuple[ResourceSnapshot, ...]
+
+
+@dataclass(frozen=True)
+class FailoverSnapshot:
+    """The resource manager at one moment: what this node holds and every group."""
+
+    rsc_hold: str
+    """cl_status `rscstatus`: `none`, `local`, `foreign`, `all` or `transition`."""
+    stable: bool
+    """No resource operation in progress."""
+    auto_failback: str
+    groups: tuple[GroupSnapshot, ...]
+    standby: str | None
+    """The standby in progress (`asking all`, `giving foreign`, ...); None when there is none."""
+    takeovers: int = 0
+    """Groups this node has taken over from another node since it started."""
+    releases: int = 0
+    """Groups this node has given up (standby, failback, shutdown) since it started."""
+    operations: tuple[tuple[str, str, int], ...] = ()
+    """(operation, result, count) for every resource operation run here."""
+

@@ -12,11 +12,14 @@ PURE_LAYERS = ("wire", "config", "core")
 TWISTED_ALLOWED_IN_PURE = "twisted.internet.interfaces"
 FORBIDDEN = {
     "wire": ("hbtwist.config", "hbtwist.core", "hbtwist.media", "hbtwist.control",
-             "hbtwist.daemon", "hbtwist.cli"),
-    "config": ("hbtwist.core", "hbtwist.media", "hbtwist.control", "hbtwist.daemon", "hbtwist.cli"),
-    "core": ("hbtwist.config", "hbtwist.media", "hbtwist.control", "hbtwist.daemon", "hbtwist.cli"),
-    "media": ("hbtwist.control", "hbtwist.cli", "hbtwist.daemon"),
-    "control": ("hbtwist.media", "hbtwist.daemon", "hbtwist.cli"),
+             "hbtwist.daemon", "hbtwist.cli", "hbtwist.resources"),
+    "config": ("hbtwist.core", "hbtwist.media", "hbtwist.control", "hbtwist.daemon", "hbtwist.cli",
+               "hbtwist.resources"),
+    "core": ("hbtwist.config", "hbtwist.media", "hbtwist.control", "hbtwist.daemon", "hbtwist.cli",
+             "hbtwist.resources"),
+    "media": ("hbtwist.control", "hbtwist.cli", "hbtwist.daemon", "hbtwist.resources"),
+    "resources": ("hbtwist.media", "hbtwist.control", "hbtwist.cli", "hbtwist.daemon"),
+    "control": ("hbtwist.media", "hbtwist.daemon", "hbtwist.cli", "hbtwist.resources"),
     "cli": ("hbtwist.daemon",),
 }  # fmt: skip
 MAX_MODULE_LINES = 450

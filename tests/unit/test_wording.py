@@ -115,6 +115,26 @@ EXTENDED: dict[str, tuple[events.Event, str, LogLevel]] = {
         "Local stall: timers ran 1800 ms late; peer timeouts deferred",
         LogLevel.warn,
     ),
+    "group state": (
+        events.GroupStateChanged("IPaddr2::192.0.2.100/24/eth0", "stopped", "running", LOCAL),
+        "Resource group IPaddr2::192.0.2.100/24/eth0: stopped -> running (holder: alpha)",
+        LogLevel.info,
+    ),
+    "operation ok": (
+        events.ResourceOperation("web", "apache", "start", "ok", 412, "/etc/init.d/apache", ""),
+        "Resource apache start: ok in 412 ms (/etc/init.d/apache)",
+        LogLevel.info,
+    ),
+    "operation failed": (
+        events.ResourceOperation("web", "apache", "monitor", "timeout", 20000, "native", "killed"),
+        "Resource apache monitor: timeout in 20000 ms (native): killed",
+        LogLevel.warn,
+    ),
+    "holding": (
+        events.HoldingChanged("none", "local"),
+        "This node now holds local resources (was none).",
+        LogLevel.info,
+    ),
 }
 """Kinds whose text hbtwist extends (a range and a reason) or that Heartbeat does not log."""
 
