@@ -9,7 +9,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from zope.interface import Attribute, Interface
 
-from hbtwist.config.model import Resource, ResourceSettings
+from hbtwist.config.model import LogSettings, Resource, ResourceSettings
 
 
 class Outcome(enum.StrEnum):
@@ -54,6 +54,8 @@ class AgentContext:
     """Heartbeat's own directory, searched after `config_dir` for `resource.d/` scripts."""
     init_dir: str = "/etc/init.d"
     ocf_root: str = "/usr/lib/ocf"
+    log: LogSettings = LogSettings()
+    """ha.cf's logging, handed to scripts as `HA_LOGFACILITY`, `HA_LOGFILE`, `HA_DEBUGLOG`."""
 
 
 class IResourceAgent(Interface):
