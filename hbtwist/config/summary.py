@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from hbtwist.config.model import ClusterConfig
+from hbtwist.config.model import ClusterConfig, ResourceSettings
+from hbtwist.config.settings import describe
 
 
 def summarize(config: ClusterConfig) -> str:
-    """Several lines: node, nodes, media, timings, authentication, resource groups, and how many
-    warnings there are (`hbctl check` prints them on stderr)."""
+    """Several lines: node, nodes, media, timings, authentication, resource groups, the resource
+    policy when hbtwist.cf is there, and how many warnings there are (`hbctl check` prints them
+    on stderr)."""
     hacf = config.hacf
     key = config.keyring.sending_key
     lines = [
@@ -28,5 +30,17 @@ def summarize(config: ClusterConfig) -> str:
         )
     else:
         lines.append("resource groups: none")
+    lines.extend(_settings_lines(config.settings))
     lines.append(f"warnings: {len(config.warnings) or 'none'}")
     return "\n".join(lines)
+
+
+def _settings_lines(settings: ResourceSettings) -> list[str]:
+    """The policy hbtwist.cf sets, then each resource's own; nothing without the file."""
+    if settings.source is None:
+        return []
+    return [
+        f"resource policy ({settings.source}):",
+        f"  default: {describe(settings.default)}",
+        *(f"  {text}: {describe(policy, settings.default)}" for text, policy in settings.overrides),
+    ]
