@@ -2,10 +2,11 @@
 
 The child runs under `setsid`, so it leads a new session and process group: at its timeout the
 whole group gets SIGTERM and, a grace period later, SIGKILL (a hung script and everything it
-started die together). Standard output and error are kept as their last few KiB. The reactor
-reaps the child; the result comes when the child has exited and its pipes are closed, or a short
-linger after its exit if something it started in the background still holds them (a daemon
-started by a start script is not killed, and whatever it writes later is read and dropped).
+started die together); a timed-out run's result comes after that SIGKILL. Standard output and
+error are kept as their last few KiB. The reactor reaps the child; the result comes when the
+child has exited and its pipes are closed, or a short linger after its exit if something it
+started in the background still holds them (a daemon started by a start script is not killed,
+and whatever it writes later is read and dropped).
 """
 
 from __future__ import annotations
@@ -130,13 +131,11 @@ class _Child(protocol.ProcessProtocol):
         self._stderr.add(data)
 
     def processExited(self, reason: Failure) -> None:  # noqa: N802
-        """The child was reaped: finish now if its group is gone, else after the linger."""
+        """The child was reaped: the result follows once its pipes close (or after the linger),
+        or, after a timeout, once the rest of its group got SIGKILL."""
         self._status = reason.value
         self._stop(self._timer)
         self._timer = None
-        if self._kill_timer is not None and not self._group_alive():
-            self._stop(self._kill_timer)
-            self._kill_timer = None
         if self._kill_timer is None and not self._finished:
             self._linger = self._clock.callLater(LINGER_MS / 1000, self._finish)
 
@@ -166,12 +165,14 @@ class _Child(protocol.ProcessProtocol):
             self._finish()
 
     def _cancel(self, _: Deferred[Completed]) -> None:
-        """The caller gave up on the run (shutdown): the process group is killed at once."""
+        """The caller gave up on the run (shutdown): a child still running is killed at once with
+        its whole process group (what an exited child left running in the background is not)."""
         self._finished = True
         for call in (self._timer, self._kill_timer, self._linger):
             self._stop(call)
         self._timer = self._kill_timer = self._linger = None
-        self._signal_group(signal.SIGKILL)
+        if self._status is None:
+            self._signal_group(signal.SIGKILL)
 
     def _finish(self) -> None:
         self._stop(self._linger)
@@ -192,15 +193,6 @@ class _Child(protocol.ProcessProtocol):
             timed_out=self._timed_out,
             error=problem,
         )
-
-    def _group_alive(self) -> bool:
-        if self._group is None:
-            return False
-        try:
-            os.killpg(self._group, 0)
-        except OSError:
-            return False
-        return True
 
     def _signal_group(self, number: int) -> None:
         """Signal the child's process group, or the child alone before `setsid` made the group
