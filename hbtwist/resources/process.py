@@ -2,11 +2,11 @@
 
 The child runs under `setsid`, so it leads a new session and process group: at its timeout the
 whole group gets SIGTERM and, a grace period later, SIGKILL (a hung script and everything it
-started die together); a timed-out run's result comes after that SIGKILL. Standard output and
-error are kept as their last few KiB. The reactor reaps the child; the result comes when the
-child has exited and its pipes are closed, or a short linger after its exit if something it
-started in the background still holds them (a daemon started by a start script is not killed,
-and whatever it writes later is read and dropped).
+started die together). Standard output and error are kept as their last few KiB. The reactor
+reaps the child. The result comes when the child has exited and its pipes are closed; or a short
+linger after its exit if something it started in the background still holds them (a daemon
+started by a start script is not killed, and whatever it writes later is read and dropped); or,
+after a timeout, when the pipes close or at the SIGKILL.
 """
 
 from __future__ import annotations
@@ -140,10 +140,10 @@ class _Child(protocol.ProcessProtocol):
             self._linger = self._clock.callLater(LINGER_MS / 1000, self._finish)
 
     def processEnded(self, reason: Failure) -> None:  # noqa: N802
-        """Exited and every pipe closed: the result, unless a kill is still due."""
+        """Exited and every pipe closed: the result (a SIGKILL still due after a timeout is sent
+        all the same, for whatever of the group closed its output and lives on)."""
         self._status = reason.value
-        if self._kill_timer is None:
-            self._finish()
+        self._finish()
 
     def fail(self, problem: str) -> None:
         """The child could not be started."""

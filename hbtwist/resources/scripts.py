@@ -44,9 +44,7 @@ def script_candidates(context: AgentContext, script: str) -> tuple[str, ...]:
 
 def find_executable(candidates: tuple[str, ...]) -> str | None:
     """The first of `candidates` that is an executable file, if any."""
-    return next(
-        (path for path in candidates if os.path.isfile(path) and os.access(path, os.X_OK)), None
-    )
+    return next((path for path in candidates if os.path.isfile(path) and os.access(path, os.X_OK)), None)
 
 
 def _status_outcome(completed: Completed) -> Outcome:
