@@ -258,10 +258,26 @@ class ControlClient:
         return value
 
     async def resources(self) -> str:
-        """Which resources this node holds (`none`, `local`, `foreign`, `all`)."""
+        """Which resources this node holds (`none`, `local`, `foreign`, `all`, `transition`)."""
         answer = await self.call(p.Resources)
         hold: str = answer["hold"]
         return hold
+
+    async def resource_status(self) -> dict[str, Any]:
+        """The resource manager's state: the `ResourceStatus` JSON object, decoded."""
+        answer = await self.call(p.ResourceStatus)
+        status: dict[str, Any] = json.loads(answer["status"])
+        return status
+
+    async def standby(self, which: str) -> str | None:
+        """Ask the node to go standby for `which` (`protocol.RESOURCE_SETS`); None when the
+        request was sent, else why the node refused it."""
+        return _refusal(await self.call(p.Standby, which=which))
+
+    async def takeover(self, which: str) -> str | None:
+        """Ask the node to take over `which` (`protocol.RESOURCE_SETS`); None when the request
+        was sent, else why the node refused it."""
+        return _refusal(await self.call(p.Takeover, which=which))
 
     async def subscribe(self, on_event: EventHandler) -> None:
         """Call `on_event` for every event until the connection closes."""
@@ -302,6 +318,14 @@ class ControlClient:
             next_offset = answer.get("next")
             offset = next_offset if next_offset is not None and next_offset > offset else None
         return items
+
+
+def _refusal(answer: dict[str, Any]) -> str | None:
+    """None when a `Standby`/`Takeover` answer says the request was sent, else its reason."""
+    if answer["accepted"]:
+        return None
+    reason: str | None = answer.get("reason")
+    return reason or "refused"
 
 
 def encode_fields(fields: Mapping[str, str]) -> str:

@@ -170,7 +170,7 @@ class Parameter(amp.Command):
 
 
 class Resources(amp.Command):
-    """Heartbeat's `getrsc`: which resources this node holds (always `none` for now)."""
+    """Heartbeat's `getrsc` (cl_status `rscstatus`): which resources this node holds."""
 
     commandName = b"Resources"
     arguments = []
@@ -306,6 +306,43 @@ class MessageGap(amp.Command):
     requiresAnswer = False
 
 
+RESOURCE_SETS = ("all", "local", "foreign", "failback")
+"""What `Standby` and `Takeover` may ask for, as `hb_standby` and `hb_takeover` take it
+(`failback` is `foreign`)."""
+
+REQUEST_RESPONSE: list[tuple[bytes, amp.Argument]] = [
+    (b"accepted", amp.Boolean()),
+    (b"reason", amp.Unicode(optional=True)),
+]
+"""The answer to `Standby` and `Takeover`: whether the request was sent, else why not."""
+
+
+class Standby(amp.Command):
+    """Heartbeat's `hb_standby`: ask to give this node's resources of the set `which` away."""
+
+    commandName = b"Standby"
+    arguments = [(b"which", amp.Unicode())]
+    response = REQUEST_RESPONSE
+    errors = ERRORS
+
+
+class Takeover(amp.Command):
+    """Heartbeat's `hb_takeover`: ask the other node to give up its resources of the set `which`."""
+
+    commandName = b"Takeover"
+    arguments = [(b"which", amp.Unicode())]
+    response = REQUEST_RESPONSE
+    errors = ERRORS
+
+
+class ResourceStatus(amp.Command):
+    """The resource manager at one moment: a JSON object (`status`) of every group and resource."""
+
+    commandName = b"ResourceStatus"
+    arguments = []
+    response = [(b"status", LongUnicode())]
+
+
 COMMANDS: tuple[type[amp.Command], ...] = (
     Version,
     LocalStatus,
@@ -318,11 +355,11 @@ COMMANDS: tuple[type[amp.Command], ...] = (
     SendMessage,
     SendMessages,
     Listen,
+    ResourceStatus,
+    Standby,
+    Takeover,
 )
 """The commands a client may send (Event, ClusterMessage and MessageGap go the other way)."""
-
-RESERVED_COMMANDS = (b"Standby", b"Takeover")
-"""Names reserved for the resource work (doc/control-protocol.md); not implemented yet."""
 
 
 def command_names() -> list[str]:

@@ -205,6 +205,40 @@ class ControlProtocol(amp.AMP):
         """Answer `Resources`."""
         return {"hold": self.view.resources()}
 
+    @p.ResourceStatus.responder
+    def resource_status(self) -> Item:
+        """Answer `ResourceStatus`."""
+        return {"status": self.view.resource_status()}
+
+    @p.Standby.responder
+    def standby(self, which: str) -> Item:
+        """Answer `Standby`: hand the request to the node, say whether it was sent."""
+        return self._logged("standby", which, self.view.standby(which))
+
+    @p.Takeover.responder
+    def takeover(self, which: str) -> Item:
+        """Answer `Takeover`: hand the request to the node, say whether it was sent."""
+        return self._logged("takeover", which, self.view.takeover(which))
+
+    def _logged(self, request: str, which: str, answer: Item) -> Item:
+        """Log an operator's standby or takeover request and its outcome; return the answer."""
+        if answer["accepted"]:
+            _log.info(
+                "Control client {peer} asked for {request} [{which}]",
+                peer=self._peer(),
+                request=request,
+                which=which,
+            )
+        else:
+            _log.warn(
+                "Control client {peer} asked for {request} [{which}]: refused: {reason}",
+                peer=self._peer(),
+                request=request,
+                which=which,
+                reason=answer["reason"],
+            )
+        return answer
+
     @p.Subscribe.responder
     def subscribe(self) -> Item:
         """Answer `Subscribe` and start sending `Event`s (a second Subscribe changes nothing)."""

@@ -17,9 +17,9 @@ from twisted.internet.interfaces import IReactorTime
 from hbtwist import __version__
 from hbtwist.control import messages
 from hbtwist.control.access import EventSink, IClusterNode, MessageListener, Unsubscribe
-from hbtwist.control.protocol import UnknownLink, UnknownNode
+from hbtwist.control.protocol import RESOURCE_SETS, BadRequest, UnknownLink, UnknownNode
 from hbtwist.core import events
-from hbtwist.core.snapshot import LinkSnapshot, PeerSnapshot
+from hbtwist.core.snapshot import FailoverSnapshot, LinkSnapshot, PeerSnapshot
 from hbtwist.wire import Message
 
 HEARTBEAT_VERSION = "3.0.6"
@@ -30,15 +30,23 @@ NODE_WEIGHT = 100
 NODE_SITE = ""
 """Heartbeat's defaults for every `node` (hbtwist has no ping nodes and no weight or site)."""
 
-RESOURCES_HELD = "none"
-"""`getrsc` until resource groups are managed: this node holds no resources."""
-
 Item = dict[str, Any]
 
 
 def event_fields(event: events.Event) -> str:
     """The event's own fields as a JSON object."""
     return json.dumps(asdict(event), separators=(",", ":"))
+
+
+def failover_record(snapshot: FailoverSnapshot) -> Item:
+    """The resource manager's snapshot as the `ResourceStatus` JSON object shows it: the
+    snapshot's fields, with each operation count as an object."""
+    record = asdict(snapshot)
+    record["operations"] = [
+        {"operation": operation, "result": result, "count": count}
+        for operation, result, count in snapshot.operations
+    ]
+    return record
 
 
 class NodeView:
@@ -102,8 +110,20 @@ class NodeView:
         return self._node.parameter(name)
 
     def resources(self) -> str:
-        """Heartbeat's `getrsc` answer."""
-        return RESOURCES_HELD
+        """Heartbeat's `getrsc` answer: `none`, `local`, `foreign`, `all` or `transition`."""
+        return self._node.resources().rsc_hold
+
+    def resource_status(self) -> str:
+        """The `ResourceStatus` answer: the resource manager's snapshot as compact JSON."""
+        return json.dumps(failover_record(self._node.resources()), separators=(",", ":"))
+
+    def standby(self, which: str) -> Item:
+        """Ask the node to go standby for the set `which` (BadRequest for an unknown set)."""
+        return _request_answer(self._node.standby(_resource_set(which)))
+
+    def takeover(self, which: str) -> Item:
+        """Ask the node to take over the set `which` (BadRequest for an unknown set)."""
+        return _request_answer(self._node.takeover(_resource_set(which)))
 
     def subscribe(self, sink: EventSink) -> Unsubscribe:
         """Call `sink` with every event from now on; the returned function stops that."""
@@ -156,3 +176,15 @@ class NodeView:
             "heard": link.heard,
             "transitions": link.transitions,
         }
+
+
+def _resource_set(which: str) -> str:
+    """`which` if `Standby` and `Takeover` accept it, else BadRequest saying what they accept."""
+    if which not in RESOURCE_SETS:
+        raise BadRequest(f"unknown resource set {which!r}: give {', '.join(RESOURCE_SETS)}")
+    return which
+
+
+def _request_answer(refusal: str | None) -> Item:
+    """The `Standby`/`Takeover` answer for the node's reply (None: the request was sent)."""
+    return {"accepted": refusal is None, "reason": refusal}

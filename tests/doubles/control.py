@@ -21,7 +21,7 @@ from hbtwist.control.client import ClientProtocol, ControlClient
 from hbtwist.control.server import ControlProtocol
 from hbtwist.control.view import NodeView
 from hbtwist.core.events import Event
-from hbtwist.core.snapshot import NodeSnapshot
+from hbtwist.core.snapshot import FailoverSnapshot, NodeSnapshot
 from hbtwist.wire import Message
 from tests.simnet import SimNode
 
@@ -49,6 +49,9 @@ class FakeNode:
 
     It fans the core's events and messages out to its own `subscribers` and
     `message_listeners`, as `NodeService` does; `emit` reports an event as if the core had.
+    The simulated node runs no resource manager: `resources()` is the snapshot a test put in
+    `failover`, else that of a stable node holding nothing; standby and takeover requests are
+    recorded in `requests` as `(request, which)` and answered with `refusal` (None: sent).
     """
 
     def __init__(self, node: SimNode, config: ConfigLike) -> None:
@@ -56,6 +59,9 @@ class FakeNode:
         self.config = config
         self.subscribers: list[EventSink] = []
         self.message_listeners: list[MessageListener] = []
+        self.failover: FailoverSnapshot | None = None
+        self.requests: list[tuple[str, str]] = []
+        self.refusal: str | None = None
         node.output.event_sinks.append(self.emit)
         node.output.message_sinks.append(self.deliver)
 
@@ -84,6 +90,20 @@ class FakeNode:
     def submit(self, messages: Sequence[Message]) -> None:
         for message in messages:
             self.core.submit(message)
+
+    def resources(self) -> FailoverSnapshot:
+        if self.failover is not None:
+            return self.failover
+        auto_failback = self.parameter("auto_failback") or "legacy"
+        return FailoverSnapshot("none", True, auto_failback, (), None)
+
+    def standby(self, which: str) -> str | None:
+        self.requests.append(("standby", which))
+        return self.refusal
+
+    def takeover(self, which: str) -> str | None:
+        self.requests.append(("takeover", which))
+        return self.refusal
 
 
 def connect_in_memory(view: NodeView) -> tuple[ControlClient, ControlProtocol, iosim.IOPump]:

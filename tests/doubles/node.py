@@ -14,7 +14,14 @@ from hbtwist.control.access import (
     add_callback,
 )
 from hbtwist.core.events import Event
-from hbtwist.core.snapshot import LinkSnapshot, NodeSnapshot, PeerSnapshot
+from hbtwist.core.snapshot import (
+    FailoverSnapshot,
+    GroupSnapshot,
+    LinkSnapshot,
+    NodeSnapshot,
+    PeerSnapshot,
+    ResourceSnapshot,
+)
 from hbtwist.core.stats import NodeStats
 from hbtwist.core.timing import Timing
 from hbtwist.wire import Message
@@ -85,20 +92,79 @@ def snapshot(
     )
 
 
+def resource(
+    text: str,
+    state: str = "running",
+    *,
+    path: str = "native",
+    operation: str | None = None,
+    result: str | None = None,
+    duration_ms: int | None = None,
+    detail: str = "",
+) -> ResourceSnapshot:
+    """One resource of a group; by default running natively, nothing run on it yet."""
+    return ResourceSnapshot(text, state, path, operation, result, duration_ms, detail)
+
+
+def group(
+    key: str,
+    preferred: str = "n1",
+    holder: str | None = None,
+    state: str = "stopped",
+    resources: Sequence[ResourceSnapshot] | None = None,
+) -> GroupSnapshot:
+    """One resource group; by default a single resource named as the group."""
+    members = tuple(resources if resources is not None else [resource(key, state)])
+    return GroupSnapshot(key, preferred, holder, state, members)
+
+
+def failover(
+    groups: Sequence[GroupSnapshot] = (),
+    *,
+    rsc_hold: str = "none",
+    stable: bool = True,
+    auto_failback: str = "on",
+    standby: str | None = None,
+    takeovers: int = 0,
+    releases: int = 0,
+    operations: Sequence[tuple[str, str, int]] = (),
+) -> FailoverSnapshot:
+    """The resource manager's state; by default stable, holding nothing, with no group."""
+    return FailoverSnapshot(
+        rsc_hold=rsc_hold,
+        stable=stable,
+        auto_failback=auto_failback,
+        groups=tuple(groups),
+        standby=standby,
+        takeovers=takeovers,
+        releases=releases,
+        operations=tuple(operations),
+    )
+
+
 @implementer(IClusterNode)
 class FakeClusterNode:
-    """A node whose state is whatever snapshot the test put in `state`.
+    """A node whose state is whatever snapshots the test put in `state` and `failover`.
 
     `emit` and `deliver` play events and cluster messages to the subscribers and listeners;
-    `submitted` collects what the control plane sent.
+    `submitted` collects what the control plane sent, `requests` every standby and takeover
+    request as `(request, which)`; each is answered with `refusal` (None: sent).
     """
 
-    def __init__(self, state: NodeSnapshot, parameters: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        state: NodeSnapshot,
+        parameters: Mapping[str, str] | None = None,
+        resources: FailoverSnapshot | None = None,
+    ) -> None:
         self.state = state
         self.parameters = dict(parameters or {})
+        self.failover = resources or failover()
         self.sinks: list[EventSink] = []
         self.listeners: list[MessageListener] = []
         self.submitted: list[Message] = []
+        self.requests: list[tuple[str, str]] = []
+        self.refusal: str | None = None
 
     def snapshot(self) -> NodeSnapshot:
         """The snapshot the test set."""
@@ -119,6 +185,20 @@ class FakeClusterNode:
     def submit(self, messages: Sequence[Message]) -> None:
         """Record the messages."""
         self.submitted.extend(messages)
+
+    def resources(self) -> FailoverSnapshot:
+        """The resource snapshot the test set."""
+        return self.failover
+
+    def standby(self, which: str) -> str | None:
+        """Record a standby request; answer with `refusal`."""
+        self.requests.append(("standby", which))
+        return self.refusal
+
+    def takeover(self, which: str) -> str | None:
+        """Record a takeover request; answer with `refusal`."""
+        self.requests.append(("takeover", which))
+        return self.refusal
 
     def emit(self, event: Event) -> None:
         """Play one event to every subscriber."""

@@ -90,7 +90,7 @@ def test_version(sim: tuple[SimNet, FakeNode, NodeView]) -> None:
     assert answer["daemon"] == f"hbtwist {__version__}"
     assert answer["heartbeat"] == "3.0.6"
     assert {"Nodes", "Links", "Subscribe", "Parameter"} <= set(answer["commands"])
-    assert "Standby" not in answer["commands"]
+    assert {"ResourceStatus", "Standby", "Takeover"} <= set(answer["commands"])
 
 
 def test_local_status(sim: tuple[SimNet, FakeNode, NodeView]) -> None:
@@ -210,15 +210,15 @@ def test_parameter_and_resources(sim: tuple[SimNet, FakeNode, NodeView]) -> None
     assert run_pumped(pump, client.resources()) == "none"
 
 
-def test_reserved_commands_are_not_implemented(sim: tuple[SimNet, FakeNode, NodeView]) -> None:
-    """Standby and Takeover are reserved names: the daemon answers AMP's UNHANDLED error."""
+def test_unknown_commands_are_unhandled(sim: tuple[SimNet, FakeNode, NodeView]) -> None:
+    """A command the daemon does not know is answered with AMP's UNHANDLED error."""
 
-    class Standby(amp.Command):
-        commandName = b"Standby"
+    class Failover(amp.Command):
+        commandName = b"Failover"
 
     client, _, pump = connect_in_memory(sim[2])
     with pytest.raises(amp.UnhandledCommand):
-        run_pumped(pump, client.call(Standby))
+        run_pumped(pump, client.call(Failover))
 
 
 def test_events_after_a_network_cut(sim: tuple[SimNet, FakeNode, NodeView]) -> None:
