@@ -1,7 +1,8 @@
-"""Prometheus metrics: the node's view of nodes, links and packets as OpenMetrics text.
+"""Prometheus metrics: the node's view of nodes, links, packets and resources as OpenMetrics text.
 
-A prometheus_client collector reads one node snapshot per scrape, in the reactor thread (no
-collector thread, nothing on the heartbeat path). See doc/metrics.md for every series.
+A prometheus_client collector reads one node snapshot and one resource snapshot per scrape, in
+the reactor thread (no collector thread, nothing on the heartbeat path). See doc/metrics.md for
+every series.
 """
 
 from __future__ import annotations
@@ -27,13 +28,17 @@ from hbtwist import __version__
 from hbtwist.control.access import IClusterNode
 from hbtwist.control.listener import ListenerService
 from hbtwist.core.events import EVENT_NAMES, Event, event_name
-from hbtwist.core.snapshot import NodeSnapshot
+from hbtwist.core.snapshot import FailoverSnapshot, NodeSnapshot
 from hbtwist.core.stats import NodeStats
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 KNOWN_STATUSES = ("init", "up", "active", "dead")
 """Node statuses always exported by `hbtwist_node_status` (0 or 1), so none goes missing."""
 LINK_UP = "up"
+HOLDINGS = ("none", "local", "foreign", "all", "transition")
+"""cl_status `rscstatus` answers, always exported by `hbtwist_resource_hold` (0 or 1)."""
+GROUP_STATES = ("stopped", "starting", "running", "stopping", "failed", "unconfirmed")
+"""This node's side of a group, always exported by `hbtwist_resource_group_state` (0 or 1)."""
 
 COUNTERS = {
     "sent": (
@@ -102,6 +107,7 @@ class NodeCollector(Collector):
         yield from local_families(state)
         yield from counter_families(state.stats)
         yield event_family(self._tally)
+        yield from resource_families(self._node.resources(), state.local)
 
 
 def node_families(state: NodeSnapshot, now: float) -> list[Metric]:
@@ -211,6 +217,55 @@ def event_family(tally: EventTally) -> Metric:
     for name in sorted({*EVENT_NAMES.values(), *tally.counts}):
         family.add_metric([name], tally.counts[name])
     return family
+
+
+def resource_families(failover: FailoverSnapshot, local: str) -> list[Metric]:
+    """The resource manager: what this node holds, each group's holder and state, operations."""
+    hold = GaugeMetricFamily(
+        "hbtwist_resource_hold",
+        "1 for what this node holds (cl_status rscstatus), else 0.",
+        labels=["hold"],
+    )
+    for known in dict.fromkeys((*HOLDINGS, failover.rsc_hold)):
+        hold.add_metric([_text(known)], int(known == failover.rsc_hold))
+    stable = GaugeMetricFamily(
+        "hbtwist_resource_stable",
+        "1 when no resource operation is in progress on this node, else 0.",
+        value=int(failover.stable),
+    )
+    held = GaugeMetricFamily(
+        "hbtwist_resource_group_held",
+        "1 if this node holds the group, else 0.",
+        labels=["group"],
+    )
+    group_state = GaugeMetricFamily(
+        "hbtwist_resource_group_state",
+        "1 for this node's state of the group, else 0.",
+        labels=["group", "state"],
+    )
+    for group in failover.groups:
+        key = _text(group.key)
+        held.add_metric([key], int(group.holder == local))
+        for known in dict.fromkeys((*GROUP_STATES, group.state)):
+            group_state.add_metric([key, _text(known)], int(known == group.state))
+    operations = CounterMetricFamily(
+        "hbtwist_resource_operations",
+        "Resource operations run on this node, by operation and result.",
+        labels=["operation", "result"],
+    )
+    for operation, result, count in failover.operations:
+        operations.add_metric([_text(operation), _text(result)], count)
+    takeovers = CounterMetricFamily(
+        "hbtwist_resource_takeovers",
+        "Groups this node took over from another node.",
+        value=failover.takeovers,
+    )
+    releases = CounterMetricFamily(
+        "hbtwist_resource_releases",
+        "Groups this node gave up (standby, failback, shutdown).",
+        value=failover.releases,
+    )
+    return [hold, stable, held, group_state, operations, takeovers, releases]
 
 
 def _text(value: str) -> str:

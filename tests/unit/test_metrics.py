@@ -23,9 +23,9 @@ from hbtwist.control.metrics import (
     node_registry,
 )
 from hbtwist.core.events import EVENT_NAMES, LinkStatusChanged, LocalStall, MessagesLost
-from hbtwist.core.snapshot import NodeSnapshot
+from hbtwist.core.snapshot import FailoverSnapshot, NodeSnapshot
 from hbtwist.core.stats import DropCounts, NodeStats, RexmitCounts
-from tests.doubles.node import UUID, FakeClusterNode, link, peer, snapshot
+from tests.doubles.node import UUID, FakeClusterNode, failover, group, link, peer, snapshot
 
 NOW = 1_700_000_100.0
 REQUIRED = {
@@ -51,6 +51,13 @@ REQUIRED = {
     "hbtwist_rexmit_answered",
     "hbtwist_rexmit_suppressed",
     "hbtwist_events",
+    "hbtwist_resource_hold",
+    "hbtwist_resource_stable",
+    "hbtwist_resource_group_held",
+    "hbtwist_resource_group_state",
+    "hbtwist_resource_operations",
+    "hbtwist_resource_takeovers",
+    "hbtwist_resource_releases",
 }
 DOCUMENTED_COUNTERS = {
     "hbtwist_packets_sent_total",
@@ -66,6 +73,8 @@ DOCUMENTED_COUNTERS = {
     "hbtwist_rexmit_suppressed_total",
     "hbtwist_rexmit_naks_sent_total",
 }
+RESOURCE_COUNTERS = {"hbtwist_resource_takeovers_total", "hbtwist_resource_releases_total"}
+"""Counters read from the resource snapshot rather than NodeStats."""
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -82,11 +91,14 @@ def cluster(**changes: object) -> NodeSnapshot:
     return replace(state, **changes)  # type: ignore[arg-type]
 
 
-def scrape(state: NodeSnapshot, tally: EventTally | None = None) -> tuple[str, Samples]:
-    """The exposition of `state` at NOW, and its samples parsed back by prometheus_client."""
+def scrape(
+    state: NodeSnapshot, tally: EventTally | None = None, resources: FailoverSnapshot | None = None
+) -> tuple[str, Samples]:
+    """The exposition of `state` (and `resources`) at NOW, and its samples parsed back."""
     clock = MemoryReactorClock()
     clock.advance(NOW)
-    text = exposition(node_registry(FakeClusterNode(state), clock, tally or EventTally())).decode()
+    node = FakeClusterNode(state, resources=resources)
+    text = exposition(node_registry(node, clock, tally or EventTally())).decode()
     return text, parse(text)
 
 
@@ -185,7 +197,7 @@ def test_every_counter_has_its_documented_name() -> None:
     )
     _, samples = scrape(cluster(stats=stats))
     exposed = {name for name, labels in samples if not labels and name.endswith("_total")}
-    assert exposed == DOCUMENTED_COUNTERS
+    assert exposed - RESOURCE_COUNTERS == DOCUMENTED_COUNTERS
     assert value(samples, "hbtwist_lost_unrecovered_total") == 5
     assert value(samples, "hbtwist_flow_control_disabled_total") == 6
     assert value(samples, "hbtwist_rexmit_requests_held_total") == 9
@@ -250,6 +262,68 @@ def test_events_are_counted_by_wire_name() -> None:
     assert value(samples, "hbtwist_events_total", event="node_status_changed") == 0
     events = {labels for name, labels in samples if name == "hbtwist_events_total"}
     assert {dict(labels)["event"] for labels in events} == set(EVENT_NAMES.values())
+
+
+GROUP_STATES = ("stopped", "starting", "running", "stopping", "failed", "unconfirmed")
+
+
+def test_resource_groups_held_and_their_states() -> None:
+    """Each group shows whether this node holds it and this node's state of it, all states listed."""
+    resources = failover(
+        [
+            group("192.0.2.10", preferred="n1", holder="n1", state="running"),
+            group("192.0.2.20", preferred="n2", holder="n2", state="stopped"),
+            group("pgsql", preferred="n1", holder=None, state="unconfirmed"),
+        ],
+        rsc_hold="local",
+    )
+    _, samples = scrape(cluster(), resources=resources)
+    assert value(samples, "hbtwist_resource_group_held", group="192.0.2.10") == 1
+    assert value(samples, "hbtwist_resource_group_held", group="192.0.2.20") == 0
+    assert value(samples, "hbtwist_resource_group_held", group="pgsql") == 0
+    for key, current in (("192.0.2.10", "running"), ("192.0.2.20", "stopped"), ("pgsql", "unconfirmed")):
+        for state in GROUP_STATES:
+            expected = int(state == current)
+            assert value(samples, "hbtwist_resource_group_state", group=key, state=state) == expected
+    assert value(samples, "hbtwist_resource_hold", hold="local") == 1
+    for hold in ("none", "foreign", "all", "transition"):
+        assert value(samples, "hbtwist_resource_hold", hold=hold) == 0
+    assert value(samples, "hbtwist_resource_stable") == 1
+
+
+def test_resource_counters() -> None:
+    """Operations by operation and result, takeovers and releases follow the resource snapshot."""
+    resources = failover(
+        rsc_hold="transition",
+        stable=False,
+        takeovers=3,
+        releases=2,
+        operations=[("start", "ok", 7), ("stop", "ok", 2), ("monitor", "timeout", 1)],
+    )
+    _, samples = scrape(cluster(), resources=resources)
+    operations = {
+        (dict(labels)["operation"], dict(labels)["result"]): count
+        for (name, labels), count in samples.items()
+        if name == "hbtwist_resource_operations_total"
+    }
+    assert operations == {("start", "ok"): 7, ("stop", "ok"): 2, ("monitor", "timeout"): 1}
+    assert value(samples, "hbtwist_resource_takeovers_total") == 3
+    assert value(samples, "hbtwist_resource_releases_total") == 2
+    assert value(samples, "hbtwist_resource_hold", hold="transition") == 1
+    assert value(samples, "hbtwist_resource_stable") == 0
+
+
+def test_node_without_resource_groups() -> None:
+    """Without groups the resource families are there: hold none, counters at 0, no group series."""
+    text, samples = scrape(cluster())
+    assert {"hbtwist_resource_group_held", "hbtwist_resource_operations"} <= names_of(text)
+    assert value(samples, "hbtwist_resource_hold", hold="none") == 1
+    assert value(samples, "hbtwist_resource_takeovers_total") == 0
+    assert value(samples, "hbtwist_resource_releases_total") == 0
+    assert not [key for key in samples if key[0].startswith("hbtwist_resource_group")]
+    documented = (Path(__file__).parents[2] / "doc" / "metrics.md").read_text()
+    for name in names_of(text):
+        assert f"`{name}" in documented, name
 
 
 def http_get(reactor: MemoryReactorClock, path: bytes) -> bytes:
