@@ -30,6 +30,8 @@ from tests.integration.shell import stop_process
 
 ECHO_PORT = 7007
 PROBE_INTERVAL = 0.005
+STEADY_REPLIES = 100
+"""Replies in a row from one host (0.5 s) before the service counts as settled on it."""
 LIFETIME = 900.0
 """Seconds after which a lab script exits even if nobody stops it."""
 DUPLICATE_WINDOW = 1.0
@@ -190,7 +192,9 @@ class Prober:
                 raise LabError(f"{what} not seen within {timeout} s ({last})")
             time.sleep(0.02)
 
-    def wait_answering(self, host: str, since: float, count: int = 40, timeout: float = 30.0) -> None:
+    def wait_answering(
+        self, host: str, since: float, count: int = STEADY_REPLIES, timeout: float = 30.0
+    ) -> None:
         """Wait until the last `count` replies, all received after `since`, came from `host`."""
 
         def steady(replies: list[Reply]) -> bool:
@@ -218,8 +222,8 @@ class Failover:
     hosts_after: tuple[str, ...]
     """Every host that answered after the longest gap, in order of first reply."""
     duplicate: bool
-    """Two hosts answered within DUPLICATE_WINDOW of each other, interleaved (A, B, A), or both
-    answered one datagram."""
+    """From the last answer before the kill on, two hosts answered within DUPLICATE_WINDOW of
+    each other, interleaved (A, B, A), or both answered one datagram."""
     replies: int
     """Replies in the measured window."""
 
@@ -245,7 +249,8 @@ def measure(
     window = [reply for reply in replies if reply.received >= killed_at - lookback]
     before = [reply.host for reply in window if reply.received < killed_at]
     previous = before[-1] if before else None
-    duplicate = interleaved(window)
+    # From the last answer before the kill: the handover and what followed.
+    duplicate = interleaved(window[max(len(before) - 1, 0) :])
     if not any(reply.received >= killed_at and reply.host != victim for reply in window):
         return Failover(None, previous, None, (), duplicate, len(window))
     gaps = [(b.received - a.received, index) for index, (a, b) in enumerate(pairwise(window))]

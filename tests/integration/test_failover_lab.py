@@ -74,6 +74,17 @@ def test_measure_finds_the_takeover_gap() -> None:
     assert failover.replies == len(replies)
 
 
+def test_measure_counts_duplicate_service_from_the_kill_on() -> None:
+    """node2 answering for 20 ms before the kill is not the failover's duplicate service;
+    node1 answering again after node2 took over is."""
+    settling = _replies("node1", 0.0, 0.3) + _replies("node2", 0.3, 0.32, 61)
+    steady = settling + _replies("node1", 0.32, 1.0, 65)
+    takeover = steady + _replies("node2", 1.07, 1.5, 215)
+    assert not measure(takeover, killed_at=1.0, victim="node1").duplicate
+    flapping = takeover + _replies("node1", 1.5, 1.6, 301)
+    assert measure(flapping, killed_at=1.0, victim="node1").duplicate
+
+
 def test_measure_without_takeover_has_no_gap() -> None:
     """Replies from the killed host only (some still in flight after the kill) are no takeover."""
     replies = _replies("node1", 0.0, 1.01)
