@@ -142,6 +142,51 @@ def failover(
     )
 
 
+_WEB = group(
+    "192.0.2.10",
+    preferred="n1",
+    holder="n1",
+    state="running",
+    resources=[
+        resource("IPaddr::192.0.2.10", operation="start", result="ok", duration_ms=212),
+        resource(
+            "httpd",
+            path="/etc/init.d/httpd",
+            operation="monitor",
+            result="ok",
+            duration_ms=35,
+            detail="httpd is running",
+        ),
+    ],
+)
+_DB = group(
+    "pgsql",
+    preferred="n2",
+    holder=None,
+    state="failed",
+    resources=[
+        resource(
+            "pgsql",
+            "failed",
+            path="/etc/init.d/pgsql",
+            operation="start",
+            result="timeout",
+            duration_ms=60_000,
+            detail="no answer in 60 s",
+        )
+    ],
+)
+HOLDING = failover(
+    [_WEB, _DB],
+    rsc_hold="local",
+    auto_failback="on",
+    takeovers=2,
+    releases=1,
+    operations=[("start", "ok", 3), ("start", "timeout", 1), ("monitor", "ok", 40)],
+)
+"""n1 holds its group 192.0.2.10 (an address and httpd); pgsql, preferred by n2, failed here."""
+
+
 @implementer(IClusterNode)
 class FakeClusterNode:
     """A node whose state is whatever snapshots the test put in `state` and `failover`.

@@ -16,54 +16,12 @@ from twisted.protocols import amp
 from hbtwist.control import protocol as p
 from hbtwist.control.view import NodeView, failover_record
 from hbtwist.core import events
+from hbtwist.core.snapshot import FailoverSnapshot
 from tests.doubles.control import connect_in_memory, run_pumped
-from tests.doubles.node import FakeClusterNode, failover, group, resource, snapshot
-
-WEB = group(
-    "192.0.2.10",
-    preferred="n1",
-    holder="n1",
-    state="running",
-    resources=[
-        resource("IPaddr::192.0.2.10", operation="start", result="ok", duration_ms=212),
-        resource(
-            "httpd",
-            path="/etc/init.d/httpd",
-            operation="monitor",
-            result="ok",
-            duration_ms=35,
-            detail="httpd is running",
-        ),
-    ],
-)
-DB = group(
-    "pgsql",
-    preferred="n2",
-    holder=None,
-    state="failed",
-    resources=[
-        resource(
-            "pgsql",
-            "failed",
-            path="/etc/init.d/pgsql",
-            operation="start",
-            result="timeout",
-            duration_ms=60_000,
-            detail="no answer in 60 s",
-        )
-    ],
-)
-HOLDING = failover(
-    [WEB, DB],
-    rsc_hold="local",
-    auto_failback="on",
-    takeovers=2,
-    releases=1,
-    operations=[("start", "ok", 3), ("start", "timeout", 1), ("monitor", "ok", 40)],
-)
+from tests.doubles.node import HOLDING, FakeClusterNode, failover, group, resource, snapshot
 
 
-def served(resources: Any = HOLDING) -> tuple[FakeClusterNode, NodeView]:
+def served(resources: FailoverSnapshot = HOLDING) -> tuple[FakeClusterNode, NodeView]:
     """A fake node n1 holding `resources`, and the control view of it."""
     node = FakeClusterNode(snapshot(), resources=resources)
     return node, NodeView(node, Clock())
