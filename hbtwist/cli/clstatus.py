@@ -4,7 +4,7 @@
 same question (tabs included) and exit as it does: 0 OK, 1 "normal failure" (node or link down,
 daemon stopped, parameter unset), 11 parameter error, 12 timeout, 13 unknown error. Its log
 lines (`cl_log`) go to stderr as `ERROR: ...`. hbtwist has no API clients, so `clientstatus`
-answers `offline` for any node it knows, and no resource groups yet, so `rscstatus` is `none`.
+answers `offline` for any node it knows; `rscstatus` is what the resource manager holds.
 As cl_status does, `listnodes` lists nodes in reverse ha.cf order and every list of a node's
 links is in reverse medium order (spec 9.4).
 """
@@ -342,7 +342,8 @@ async def clientstatus(client: ControlClient, args: argparse.Namespace, out: Tex
 
 
 async def rscstatus(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
-    """`cl_status rscstatus`: which resources this node holds."""
+    """`cl_status rscstatus`: which resources this node holds (`none`, `local`, `foreign`,
+    `all`, or `transition` while they move)."""
     if pacemaker_enabled(await client.parameter("pacemaker")):
         log_error("Cannot get cluster resource status of a pacemaker cluster; try crm_mon")
         return NORMAL_FAIL

@@ -1,4 +1,4 @@
-"""`hbctl events`: follow the daemon's node and link events, one line per event."""
+"""`hbctl events`: follow the daemon's node, link and resource events, one line per event."""
 
 from __future__ import annotations
 
@@ -35,8 +35,24 @@ def render(event: dict[str, Any], as_json: bool) -> str:
         record = {"seq": event["seq"], "time": event["time"], "kind": event["kind"], **fields}
         return json.dumps(record, separators=(", ", ": "))
     moment = datetime.fromtimestamp(event["time"]).isoformat(sep=" ", timespec="milliseconds")
-    details = " ".join(f"{key}={value}" for key, value in fields.items())
+    details = " ".join(f"{key}={shown(value)}" for key, value in fields.items())
     return f"{moment} {event['kind']} {details}".rstrip()
+
+
+def shown(value: Any) -> str:
+    """A field value as `NAME=VALUE` shows it: `-` for none, `true`/`false`, numbers as they
+    are, text bare if plain, else JSON-quoted (empty, or holding spaces, quotes, `=`, `\\` or
+    control characters; an undecodable byte shows as `\\udcNN`)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if not isinstance(value, str):
+        return str(value)
+    if value and not any(c.isspace() or c in "\"'=\\" or not c.isprintable() for c in value):
+        return value
+    quoted = json.dumps(value, ensure_ascii=False)
+    return quoted.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 async def follow(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:

@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     import argparse
 
     from hbtwist import __version__
-    from hbtwist.cli import check, clstatus, events, send, status
+    from hbtwist.cli import check, clstatus, events, resources, send, status
     from hbtwist.cli.parsing import CommandParser
 
     parser = argparse.ArgumentParser(
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(
         title="commands", metavar="COMMAND", required=True, parser_class=CommandParser
     )
-    for command in (check, status, events, send, clstatus):
+    for command in (check, status, events, send, resources, clstatus):
         command.register(subparsers)
     return parser
 

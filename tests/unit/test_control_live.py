@@ -449,6 +449,29 @@ def test_unix_socket_queries_and_events(start_server: Callable[..., Server], tmp
     assert (status.stdout, status.returncode) == ("dead\n", 1)
 
 
+def test_unix_socket_resource_commands(
+    start_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Over the UNIX socket hbctl asks for standby and takeover and shows what the node holds;
+    with no daemon, standby fails in one line (exit 1)."""
+    path = str(tmp_path / "control.sock")
+    start_server(socket=path, group=None)
+    address = ["--control", f"unix:{path}"]
+    standby = hbctl("standby", *address)
+    assert (standby.stdout, standby.stderr, standby.returncode) == ("Going standby [all].\n", "", 0)
+    takeover = hbctl("takeover", "foreign", *address)
+    assert (takeover.stdout, takeover.returncode) == ("Taking over [foreign].\n", 0)
+    resources = hbctl("resources", "--json", *address)
+    assert resources.returncode == 0, resources.stderr
+    status = json.loads(resources.stdout)
+    assert (status["rsc_hold"], status["stable"], status["groups"]) == ("none", True, [])
+    rscstatus = hbctl("rscstatus", *address)
+    assert (rscstatus.stdout, rscstatus.returncode) == ("none\n", 0)
+    absent = hbctl("standby", "--control", f"unix:{tmp_path}/absent.sock")
+    assert (absent.stdout, absent.returncode) == ("", 1)
+    assert absent.stderr.count("\n") == 1 and "absent.sock" in absent.stderr
+
+
 def test_second_daemon_refuses_a_live_socket(
     start_server: Callable[..., Server], tmp_path: Path
 ) -> None:
