@@ -105,7 +105,11 @@ class NeighbourSender:
 
 
 class Announcer:
-    """`count` announcements `interval_ms` apart, the first one when `start` is called."""
+    """`count` announcements `interval_ms` apart, the first one when `start` is called.
+
+    The sender stays open afterwards: closing an `AF_PACKET` socket waits for an RCU grace
+    period (tens of milliseconds under load), which the reactor must not sit through.
+    """
 
     def __init__(
         self,
@@ -122,7 +126,6 @@ class Announcer:
         self._failed = failed
         """Told when a later announcement could not be sent (the rest are then dropped)."""
         self._call: IDelayedCall | None = None
-        self._closed = False
 
     @property
     def pending(self) -> bool:
@@ -131,37 +134,26 @@ class Announcer:
 
     def start(self) -> None:
         """Send the first announcement now and schedule the others; OSError if the first fails
-        (nothing is then scheduled and the socket is closed)."""
-        try:
-            self._send()
-        except OSError:
-            self.cancel()
-            raise
+        (nothing is then scheduled)."""
+        self._send()
 
     def cancel(self) -> None:
-        """Drop the announcements not sent yet and close the socket."""
+        """Drop the announcements not sent yet."""
         if self._call is not None:
             self._call.cancel()
             self._call = None
-        if not self._closed:
-            self._closed = True
-            self._sender.close()
 
     def _send(self) -> None:
         if self._left <= 0:
-            self.cancel()
             return
         self._left -= 1
         self._sender.send()
         if self._left > 0:
             self._call = self._clock.callLater(self._interval, self._next)
-        else:
-            self.cancel()
 
     def _next(self) -> None:
         self._call = None
         try:
             self._send()
         except OSError as error:
-            self.cancel()
             self._failed(error)

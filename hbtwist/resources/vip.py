@@ -4,7 +4,9 @@ Start reads the host's links, addresses and routes over netlink, places the addr
 would (`hbtwist.resources.findif`), adds it, and announces it at once: the first gratuitous ARP
 leaves before `start` returns, the others follow on the reactor's clock. An IPv6 address is
 announced once duplicate address detection is over, as `IPaddr2` does. Nothing here blocks,
-forks or starts a thread, and no operation raises: every failure is a FAILED result.
+forks or starts a thread, and no operation raises: every failure is a FAILED result. The raw
+socket that announces is kept open between starts, since closing one stalls for an RCU grace
+period.
 
 With `lvs_support` (always set by Heartbeat's `IPaddr2` wrapper) a `/32` copy of the address on
 an `lo*` interface is removed while the address runs and put back at stop, recorded in the same
@@ -125,6 +127,8 @@ class NativeIpAgent:
             policy.arp_interval_ms if spec.arp_interval_ms is None else spec.arp_interval_ms
         )
         self._announcer: Announcer | None = None
+        self._sender: Sender | None = None
+        self._sender_key: tuple[int, str, bytes] | None = None
         self._dad_call: IDelayedCall | None = None
         self._dad_result: Deferred[OperationResult] | None = None
 
@@ -199,9 +203,12 @@ class NativeIpAgent:
         if link.loopback or link.name.startswith("lo") or not link.mac or self._count < 1:
             return self._result("start", began, Outcome.OK, f"{where}, not announced")
         try:
-            sender = self._senders(self.spec, link)
             self._announcer = Announcer(
-                self._clock, sender, self._count, self._interval_ms, self._announce_failed
+                self._clock,
+                self._sender_for(link),
+                self._count,
+                self._interval_ms,
+                self._announce_failed,
             )
             self._announcer.start()
         except OSError as error:
@@ -210,6 +217,17 @@ class NativeIpAgent:
             detail = f"announcing {self.spec.ip} on {link.name}: {error} (raw sockets need root)"
             return self._result("start", began, Outcome.FAILED, detail)
         return self._result("start", began, Outcome.OK, f"{where}, announced")
+
+    def _sender_for(self, link: Link) -> Sender:
+        """The announcing socket for `link`, opened once and kept (see `Announcer`)."""
+        key = (link.index, link.name, link.mac)
+        if self._sender is None or self._sender_key != key:
+            previous, self._sender = self._sender, None
+            if previous is not None:
+                previous.close()
+            self._sender = self._senders(self.spec, link)
+            self._sender_key = key
+        return self._sender
 
     def _announce_failed(self, error: OSError) -> None:
         _log.warn("Announcing {ip} failed, no more announcements: {error}", ip=self.spec.ip, error=error)

@@ -160,7 +160,7 @@ def test_start_adds_the_address_and_announces_at_once_then_on_the_clock(clock: t
     clock.advance(0.25)
     clock.advance(0.25)
     assert sender.sent == [0.0, 0.25, 0.5]
-    assert not agent.announcing and sender.closed
+    assert not agent.announcing and not sender.closed
 
 
 def test_durations_are_measured_on_the_clock(clock: task.Clock) -> None:
@@ -195,7 +195,7 @@ def test_stop_cancels_announcements_and_deletes_the_address(clock: task.Clock) -
         "192.0.2.50 removed",
     )
     assert [address.local for address in host.deleted] == ["192.0.2.50"]
-    assert sender.closed and not agent.announcing and clock.getDelayedCalls() == []
+    assert not agent.announcing and clock.getDelayedCalls() == []
     again = result_of(agent.stop())
     assert (again.outcome, again.detail) == (Outcome.OK, "192.0.2.50 not present")
 
@@ -237,7 +237,7 @@ def test_a_later_announcement_failure_stops_the_rest(clock: task.Clock) -> None:
     agent = agent_for("IPaddr2::192.0.2.50/24/eth0", clock, host, sender)
     assert result_of(agent.start()).ok
     clock.advance(0.2)
-    assert sender.sent == [0.0] and sender.closed and not agent.announcing
+    assert sender.sent == [0.0] and not agent.announcing
     assert result_of(agent.status()).ok
 
 
@@ -422,9 +422,30 @@ def test_neighbour_advertisement_is_that_of_send_ua() -> None:
     assert neighbour_advertisement(bytes.fromhex("de6b482ff55c"), "2001:db8::52") == expected
 
 
-def test_announcer_with_nothing_to_send_only_closes(clock: task.Clock) -> None:
-    """A count of zero sends nothing and releases the socket."""
+def test_announcer_with_nothing_to_send_sends_nothing(clock: task.Clock) -> None:
+    """A count of zero sends nothing and schedules nothing."""
     sender = FakeSender(clock)
     announcer = Announcer(clock, sender, 0, 200, lambda error: None)
     announcer.start()
-    assert sender.sent == [] and sender.closed and not announcer.pending
+    assert sender.sent == [] and not announcer.pending
+
+
+def test_the_announcing_socket_is_kept_between_starts(clock: task.Clock) -> None:
+    """One socket per link serves every start (closing one stalls); a new link gets a new one."""
+    host = FakeHost(clock)
+    opened: list[FakeSender] = []
+
+    def open_one(spec: IpSpec, link: Link) -> FakeSender:
+        opened.append(FakeSender(clock))
+        return opened[-1]
+
+    agent = agent_for("IPaddr2::192.0.2.50/24/eth0", clock, host, policy=ResourcePolicy(arp_count=1))
+    agent._senders = open_one
+    for _ in range(2):
+        result_of(agent.start())
+        result_of(agent.stop())
+    assert len(opened) == 1 and opened[0].sent == [0.0, 0.0] and not opened[0].closed
+    host.links = [LO, dataclasses.replace(ETH0, mac=bytes.fromhex("020000000002"))]
+    result_of(agent.start())
+    assert len(opened) == 2 and opened[0].closed and opened[1].sent == [0.0]
+    result_of(agent.stop())
