@@ -25,6 +25,7 @@ SCOPE_LINK = 253
 SCOPE_HOST = 254
 RTN_UNICAST = 1
 RTN_LOCAL = 2
+RTPROT_KERNEL = 2
 RTPROT_BOOT = 3
 LABEL_LIMIT = 15
 """IFNAMSIZ - 1: the longest interface label the kernel keeps."""
@@ -72,7 +73,7 @@ class Route:
     table: int = MAIN_TABLE
     type: int = RTN_UNICAST
     scope: int = SCOPE_LINK
-    proto: int = 2
+    proto: int = RTPROT_KERNEL
     prefsrc: str | None = None
     gateway: str | None = None
     priority: int = 0

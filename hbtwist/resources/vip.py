@@ -290,10 +290,16 @@ class NativeIpAgent:
             _log.warn("Could not remove {ip}: {error}", ip=self.spec.ip, error=error)
 
     def _move_loopback_copies(self, tables: HostTables) -> None:
-        """IPaddr2's `remove_conflicting_loopback`: record, then delete, each `lo*` `/32` copy."""
+        """IPaddr2's `remove_conflicting_loopback`: record, then delete, each `lo*` `/32` copy
+        (a record that cannot be written is logged, and the copy will not come back)."""
         for address in loopback_copies(self.spec, tables):
-            with open(self._record_path(), "w") as record:
-                record.write(f"{self.spec.ip} 32 255.255.255.255 lo\n")
+            try:
+                with open(self._record_path(), "w") as record:
+                    record.write(f"{self.spec.ip} 32 255.255.255.255 lo\n")
+            except OSError as error:
+                _log.warn(
+                    "Could not save conflicting loopback {ip}: {error}", ip=self.spec.ip, error=error
+                )
             self._host.delete(address)
 
     def _restore_loopback(self) -> None:

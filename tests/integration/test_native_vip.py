@@ -45,20 +45,27 @@ def hosts(lab: Lab) -> tuple[Host, Host]:
 
 
 def native(host: Host, *cases: dict[str, Any]) -> list[dict[str, Any]]:
-    """Run cases (see vipdriver) in `host` under the real reactor; their JSON lines."""
+    """Run cases (see vipdriver) in `host` under the real reactor, with a private
+    `/run/resource-agents`; their JSON lines."""
     command = ["env", f"PYTHONPATH={REPO}", PYTHON, "-m", "tests.integration.vipdriver"]
-    output = host.run(*command, "agent", json.dumps(list(cases)), timeout=60).stdout
-    return [json.loads(line) for line in output.splitlines()]
+    script = f'{PRIVATE_RSCTMP} && exec "$@"'
+    output = host.run(
+        "unshare", "-m", "sh", "-c", script, "sh", *command, "agent", json.dumps(list(cases)), timeout=60
+    )
+    return [json.loads(line) for line in output.stdout.splitlines()]
 
 
 def real(host: Host, command: list[str], ip: str, environment: dict[str, str]) -> dict[str, Any]:
-    """Start the real agent in `host`, note its `ip -o addr` lines and start time, stop it."""
+    """Start the real agent in `host`, note its start time and the `ip -o addr` lines holding
+    `ip`, stop it and note them again."""
     script = (
         f"{PRIVATE_RSCTMP} || exit 9\n"
         'begin=$(date +%s%N); "$@" start >/dev/null 2>&1; rc=$?; end=$(date +%s%N)\n'
         'echo "rc=$rc ns=$((end - begin))"\n'
         f'ip -o addr show to "{ip}"\n'
         '"$@" stop >/dev/null 2>&1\n'
+        "echo stopped\n"
+        f'ip -o addr show to "{ip}"\n'
     )
     variables = [f"{name}={value}" for name, value in environment.items()]
     output = host.run(
@@ -66,7 +73,8 @@ def real(host: Host, command: list[str], ip: str, environment: dict[str, str]) -
     )
     first, *lines = output.stdout.splitlines()
     rc, ns = (int(word.split("=")[1]) for word in first.split())
-    return {"rc": rc, "start_ms": ns / 1e6, "lines": lines}
+    stopped = lines.index("stopped")
+    return {"rc": rc, "start_ms": ns / 1e6, "lines": lines[:stopped], "after_stop": lines[stopped + 1 :]}
 
 
 def address_words(lines: list[str]) -> list[list[str]]:
@@ -143,6 +151,25 @@ def test_native_adds_what_the_real_agents_add(hosts: tuple[Host, Host]) -> None:
             ("monitor", "not running"),
         ]
         assert [record["outcome"] for record in one(records, number, "stop")] == ["ok"]
+
+
+def test_lvs_loopback_copy_is_moved_away_and_back_as_ipaddr2_does(hosts: tuple[Host, Host]) -> None:
+    """A /32 copy of the address on lo (an LVS real server) leaves while the address runs and
+    comes back at stop, for IPaddr2's wrapper and the native agent alike."""
+    node, _ = hosts
+    node.run("ip", "addr", "add", "192.0.2.107/32", "dev", "lo")
+    expected = real(node, [str(WRAPPERS / "IPaddr2"), "192.0.2.107/24/eth0"], "192.0.2.107", {})
+    assert expected["rc"] == 0, expected
+    case = {
+        "resource": "IPaddr2::192.0.2.107/24/eth0",
+        "arp_count": 1,
+        "ops": ["start", "show", "stop", "show"],
+    }
+    records = native(node, case)
+    shown = one(records, 0, "show")
+    assert address_words(shown[0]["lines"]) == address_words(expected["lines"])
+    assert address_words(shown[1]["lines"]) == address_words(expected["after_stop"])
+    assert [words[0] for words in address_words(shown[1]["lines"])] == ["lo"]
 
 
 def start_capture(lab: Lab, host: Host, seconds: float) -> Path:

@@ -345,6 +345,22 @@ def test_lvs_support_moves_a_loopback_copy_away_and_back(clock: task.Clock, tmp_
     assert not (tmp_path / "192.0.2.50").exists()
 
 
+def test_lvs_record_that_cannot_be_written_still_moves_the_copy(
+    clock: task.Clock, tmp_path: Path
+) -> None:
+    """As IPaddr2: an unwritable record is logged, the copy is removed and not restored."""
+    host = FakeHost(
+        clock, Address(2, INET, "192.0.2.11", 24), Address(1, INET, "192.0.2.50", 32, label="lo")
+    )
+    policy = ResourcePolicy(arp_count=1)
+    agent = agent_for(
+        "IPaddr2::192.0.2.50/24/eth0", clock, host, FakeSender(clock), policy, str(tmp_path / "none")
+    )
+    assert result_of(agent.start()).ok
+    assert result_of(agent.stop()).ok
+    assert [address.local for address in host.addresses] == ["192.0.2.11"]
+
+
 def ocf_agent(clock: task.Clock, host: FakeHost, sender: FakeSender, **parameters: str) -> NativeIpAgent:
     """The native agent of `OCF::IPaddr2::vip` whose instance file sets `parameters`."""
     environment = {f"OCF_RESKEY_{name}": value for name, value in parameters.items()}
