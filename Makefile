@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv demo test bench bench-cluster lint clean
+.PHONY: venv demo test bench bench-cluster bench-failover lint clean
 
 venv: $(VENV)/.installed
 
@@ -41,6 +41,9 @@ bench: venv
 
 bench-cluster: venv
 	$(BIN)/python bench/cluster.py
+
+bench-failover: venv
+	$(BIN)/python bench/failover.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check hbtwist tests twisted setup.py
