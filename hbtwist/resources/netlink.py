@@ -2,15 +2,16 @@
 
 Each call is one short netlink exchange on a socket kept open between operations; the kernel
 answers at once, so the reactor is never held for long. Errors are pyroute2's `NetlinkError`
-(an `OSError`-like exception with the kernel's errno) and are left to the caller.
+(its `code` is the kernel's errno) and are left to the caller.
 """
 
 from __future__ import annotations
 
+import errno
 import socket
 from typing import Any, Protocol
 
-from pyroute2 import IPRoute  # type: ignore[import-untyped]
+from pyroute2 import IPRoute, NetlinkError  # type: ignore[import-untyped]
 
 from hbtwist.resources.findif import Address, HostTables, Link, Placement, Route
 
@@ -78,8 +79,14 @@ class NetlinkHost:
         self._socket().addr("add", **arguments)
 
     def delete(self, address: Address) -> None:
-        """`ip addr del local/prefix dev NIC`."""
-        self._socket().addr("del", index=address.index, address=address.local, prefixlen=address.prefix)
+        """`ip addr del local/prefix dev NIC`; an address already gone is not an error."""
+        try:
+            self._socket().addr(
+                "del", index=address.index, address=address.local, prefixlen=address.prefix
+            )
+        except NetlinkError as error:
+            if error.code != errno.EADDRNOTAVAIL:
+                raise
 
     def set_up(self, link: Link) -> None:
         """`ip link set NIC up`."""

@@ -316,7 +316,7 @@ class NativeIpAgent:
                 raise PlacementError(f"no interface {nic}")
             self._host.add(ip, Placement(link, int(prefix), broadcast, None), 0)
             os.unlink(path)
-        except (OSError, ValueError, PlacementError) as error:
+        except Exception as error:  # noqa: BLE001 - the stop itself succeeded
             _log.warn("Could not restore loopback {ip}: {error}", ip=self.spec.ip, error=error)
 
     def _record_path(self) -> str:
