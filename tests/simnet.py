@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from twisted.internet.base import DelayedCall
@@ -13,8 +13,9 @@ from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
 from hbtwist.core import events
+from hbtwist.core.holders import GroupSpec
 from hbtwist.core.node import NodeCore
-from hbtwist.core.output import ICoreOutput
+from hbtwist.core.output import ICoreOutput, IFailoverOutput
 from hbtwist.core.stamp import Identity, Stamper
 from hbtwist.core.timing import Timing
 from hbtwist.wire import AuthKey, AuthMethod, Keyring, Message, decode_datagram, encode_datagram
@@ -94,6 +95,68 @@ class SimOutput:
         """Drops are counted by the core; the simulation logs nothing."""
 
 
+@implementer(IFailoverOutput)
+class SimGroups:
+    """A simulated node's resource groups: each start or stop takes `delay` seconds of the clock.
+
+    `world` maps each group key to the nodes running it now, across the whole simulation, so a
+    test can check that no group ever runs twice.
+    """
+
+    def __init__(self, name: str, net: SimNet, delay: float) -> None:
+        self.name = name
+        self.net = net
+        self.delay = delay
+        self.failing_starts: set[str] = set()
+        self.failing_stops: set[str] = set()
+        self.log: list[tuple[float, str, str]] = []
+        self.pending: list[DelayedCall] = []
+        self.core: NodeCore | None = None
+
+    def send(self, message: Message) -> None:
+        """Resource messages go through the core's delivery, never through here."""
+        raise AssertionError("the core sends resource messages itself")
+
+    def start_group(self, key: str) -> None:
+        self.pending.append(self.net.clock.callLater(self.delay, self._started, key))
+
+    def stop_group(self, key: str) -> None:
+        self.pending.append(self.net.clock.callLater(self.delay, self._stopped, key))
+
+    def _started(self, key: str) -> None:
+        assert self.core is not None
+        ok = key not in self.failing_starts
+        if ok:
+            self.net.world.setdefault(key, set()).add(self.name)
+            self.net.peak = max(self.net.peak, len(self.net.world[key]))
+        self.core.resources.group_started(key, ok, key)
+
+    def _stopped(self, key: str) -> None:
+        assert self.core is not None
+        confirmed = key not in self.failing_stops
+        if confirmed:
+            self.net.world.get(key, set()).discard(self.name)
+        self.core.resources.group_stopped(key, confirmed)
+
+    def report(self, event: events.Event) -> None:
+        """Resource events reach the node's event list through the core's output."""
+
+    def say(self, level: str, text: str) -> None:
+        self.log.append((self.net.clock.seconds(), level, text))
+
+    def said(self, text: str) -> bool:
+        """Whether a logged line contains `text`."""
+        return any(text in line for _, _, line in self.log)
+
+    def die(self) -> None:
+        """The machine is gone: nothing it ran runs any more, nothing it started finishes."""
+        for call in self.pending:
+            if call.active():
+                call.cancel()
+        for holders in self.net.world.values():
+            holders.discard(self.name)
+
+
 @dataclass
 class SimNode:
     """One simulated daemon: its core, its output and what it reported."""
@@ -105,6 +168,7 @@ class SimNode:
     delivered: list[tuple[str, Message]] = field(default_factory=list)
     delivered_at: list[float] = field(default_factory=list)
     running: bool = True
+    groups: SimGroups | None = None
 
     def status_of(self, node: str) -> str:
         """The status this node holds for `node`."""
@@ -131,6 +195,9 @@ class SimNet:
         duplicate: float = 0.0,
         source_loss: float = 0.0,
         heartbeat_exact: bool = False,
+        groups: Sequence[GroupSpec] = (),
+        auto_failback: str = "on",
+        operation_delay: float = 0.05,
     ) -> None:
         self.clock = HeapClock()
         self.clock.advance(START_TIME)
@@ -149,6 +216,13 @@ class SimNet:
         self.generations = {name: 100 for name in names}
         self.nodes: dict[str, SimNode] = {}
         self.wire_log: list[tuple[str, Message]] = []
+        self.groups = tuple(groups)
+        self.auto_failback = auto_failback
+        self.operation_delay = operation_delay
+        self.world: dict[str, set[str]] = {}
+        """Group key -> the nodes running it now."""
+        self.peak = 0
+        """The most nodes that ever ran one group at the same time."""
         for name in names:
             self.nodes[name] = self._make_node(name)
 
@@ -173,6 +247,7 @@ class SimNet:
         output = SimOutput(lambda message: self._broadcast(name, message))
         output.event_sinks.append(lambda event: node_events.append((self.clock.seconds(), event)))
         output.message_sinks.append(deliver)
+        groups = SimGroups(name, self, self.operation_delay)
         core = NodeCore(
             stamper=stamper,
             nodes=self.names,
@@ -182,8 +257,12 @@ class SimNet:
             output=output,
             advertise_ranges=not self.heartbeat_exact,
             rng=random.Random(self.rng.random()),
+            groups=self.groups,
+            auto_failback=self.auto_failback,
+            actions=groups,
         )
-        return SimNode(name, core, output, node_events, delivered, delivered_at)
+        groups.core = core
+        return SimNode(name, core, output, node_events, delivered, delivered_at, groups=groups)
 
     def start(self, *names: str) -> None:
         """Start the named nodes (all when none is named)."""
@@ -235,6 +314,23 @@ class SimNet:
         node = self.nodes[name]
         node.running = False
         node.core.stop()
+        if node.groups is not None:
+            node.groups.die()
+
+    def stop_gracefully(self, name: str) -> None:
+        """Shut a node down as SIGTERM does: release its groups, send `shutdone`, stop."""
+        node = self.nodes[name]
+
+        def released() -> None:
+            node.core.shutdown()
+            node.core.stop()
+            node.running = False
+
+        node.core.resources.shutdown(released)
+
+    def holders(self, key: str) -> set[str]:
+        """The nodes running group `key` now."""
+        return set(self.world.get(key, set()))
 
     def restart(self, name: str) -> SimNode:
         """Start a crashed node again with the next generation."""

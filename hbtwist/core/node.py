@@ -8,14 +8,16 @@ from collections.abc import Sequence
 from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
+from hbtwist.core import events
 from hbtwist.core.caps import LINK_REFRESH_WINDOW
 from hbtwist.core.delivery import ReliableDelivery
 from hbtwist.core.events import Event
+from hbtwist.core.failover import ResourceManager
 from hbtwist.core.fields import parse_decimal, parse_hex
+from hbtwist.core.holders import GroupSpec
 from hbtwist.core.membership import PROTOCOL_TYPES, Membership
-from hbtwist.core.output import ICoreOutput, IDeliveryOutput, IMembershipOutput
+from hbtwist.core.output import ICoreOutput, IDeliveryOutput, IFailoverOutput, IMembershipOutput
 from hbtwist.core.peers import Peer
-from hbtwist.core.resources import ResourceReporter
 from hbtwist.core.seqtrack import Verdict
 from hbtwist.core.snapshot import NodeSnapshot
 from hbtwist.core.stamp import Stamper, is_unsequenced
@@ -44,9 +46,15 @@ class NodeCore:
         max_rexmit_delay_ms: int = 250,
         advertise_ranges: bool = True,
         rng: random.Random | None = None,
+        groups: Sequence[GroupSpec] = (),
+        auto_failback: str = "legacy",
+        actions: IFailoverOutput | None = None,
     ) -> None:
         """`advertise_ranges=False` makes peers ask this node for retransmissions one number
-        at a time, without suppression: exactly as Heartbeat 3.0.6 does (for comparisons)."""
+        at a time, without suppression: exactly as Heartbeat 3.0.6 does (for comparisons).
+
+        `groups` are the resource groups; `actions` starts and stops them and logs the
+        resource manager's lines (it may be None only when there are no groups)."""
         identity = stamper.identity
         self.local = identity.name
         self.identity = identity
@@ -74,7 +82,14 @@ class NodeCore:
             max_rexmit_delay_ms=max_rexmit_delay_ms,
             rng=rng,
         )
-        self.resources = ResourceReporter(self.local, self.delivery.submit_once)
+        self.resources = ResourceManager(
+            local=self.local,
+            nodes=[fold_name(name) for name in nodes],
+            groups=groups,
+            auto_failback=auto_failback,
+            clock=clock,
+            output=_FailoverOutput(self, actions),
+        )
         link_names = tuple(dict.fromkeys(links))
         for name in nodes:
             self._add_node(fold_name(name), link_names)
@@ -96,6 +111,7 @@ class NodeCore:
 
     def stop(self) -> None:
         """Cancel every timer; the node is inert afterwards."""
+        self.resources.stop()
         self.membership.stop()
         self.delivery.stop()
 
@@ -288,7 +304,15 @@ class NodeCore:
 
     def _delivered(self, sender: str, message: Message) -> None:
         self._out.deliver(sender, message)
-        self.resources.on_message(sender, message)
+        self.resources.message(sender, message)
+
+    def _event(self, event: Event) -> None:
+        """Report an event to the host, then let the resource manager act on it."""
+        self._out.report(event)
+        if isinstance(event, events.NodeStatusChanged):
+            self.resources.node_status(event.node, event.new)
+        elif isinstance(event, events.CommUp):
+            self.resources.comm_up()
 
 
 def _optional_hex(message: Message, name: str) -> int | None:
@@ -314,7 +338,7 @@ class _MembershipOutput:
         self._core.delivery.send(message)
 
     def report(self, event: Event) -> None:
-        self._core._out.report(event)
+        self._core._event(event)
 
     def heard_status(self, node: str, ranges: bool, flow_control: bool) -> None:
         self._core.delivery.heard_status(node, ranges, flow_control)
@@ -343,4 +367,36 @@ class _DeliveryOutput:
         self._core._delivered(sender, message)
 
     def report(self, event: Event) -> None:
+        self._core._event(event)
+
+
+@implementer(IFailoverOutput)
+class _FailoverOutput:
+    """The resource manager's output: messages through reliable delivery, the rest to the host."""
+
+    def __init__(self, core: NodeCore, actions: IFailoverOutput | None) -> None:
+        self._core = core
+        self._actions = actions
+
+    def _host(self) -> IFailoverOutput:
+        if self._actions is None:
+            raise RuntimeError("resource groups need an IFailoverOutput host")
+        return self._actions
+
+    def send(self, message: Message) -> None:
+        """An identical message still waiting to be sent is not queued twice (a flood of
+        `starting` then costs one report)."""
+        self._core.delivery.submit_once(message)
+
+    def start_group(self, key: str) -> None:
+        self._host().start_group(key)
+
+    def stop_group(self, key: str) -> None:
+        self._host().stop_group(key)
+
+    def report(self, event: Event) -> None:
         self._core._out.report(event)
+
+    def say(self, level: str, text: str) -> None:
+        if self._actions is not None:
+            self._actions.say(level, text)

@@ -131,4 +131,3 @@ class FailoverSnapshot:
     """Groups this node has given up (standby, failback, shutdown) since it started."""
     operations: tuple[tuple[str, str, int], ...] = ()
     """(operation, result, count) for every resource operation run here."""
-
