@@ -15,7 +15,7 @@ from zope.interface import implementer
 from hbtwist.core import events
 from hbtwist.core.holders import GroupSpec
 from hbtwist.core.node import NodeCore
-from hbtwist.core.output import ICoreOutput, IFailoverOutput
+from hbtwist.core.output import ICoreOutput, IGroupActions
 from hbtwist.core.stamp import Identity, Stamper
 from hbtwist.core.timing import Timing
 from hbtwist.wire import AuthKey, AuthMethod, Keyring, Message, decode_datagram, encode_datagram
@@ -95,7 +95,7 @@ class SimOutput:
         """Drops are counted by the core; the simulation logs nothing."""
 
 
-@implementer(IFailoverOutput)
+@implementer(IGroupActions)
 class SimGroups:
     """A simulated node's resource groups: each start or stop takes `delay` seconds of the clock.
 
@@ -112,10 +112,6 @@ class SimGroups:
         self.log: list[tuple[float, str, str]] = []
         self.pending: list[DelayedCall] = []
         self.core: NodeCore | None = None
-
-    def send(self, message: Message) -> None:
-        """Resource messages go through the core's delivery, never through here."""
-        raise AssertionError("the core sends resource messages itself")
 
     def start_group(self, key: str) -> None:
         self.pending.append(self.net.clock.callLater(self.delay, self._started, key))
@@ -137,9 +133,6 @@ class SimGroups:
         if confirmed:
             self.net.world.get(key, set()).discard(self.name)
         self.core.resources.group_stopped(key, confirmed)
-
-    def report(self, event: events.Event) -> None:
-        """Resource events reach the node's event list through the core's output."""
 
     def say(self, level: str, text: str) -> None:
         self.log.append((self.net.clock.seconds(), level, text))

@@ -16,7 +16,13 @@ from hbtwist.core.failover import ResourceManager
 from hbtwist.core.fields import parse_decimal, parse_hex
 from hbtwist.core.holders import GroupSpec
 from hbtwist.core.membership import PROTOCOL_TYPES, Membership
-from hbtwist.core.output import ICoreOutput, IDeliveryOutput, IFailoverOutput, IMembershipOutput
+from hbtwist.core.output import (
+    ICoreOutput,
+    IDeliveryOutput,
+    IFailoverOutput,
+    IGroupActions,
+    IMembershipOutput,
+)
 from hbtwist.core.peers import Peer
 from hbtwist.core.seqtrack import Verdict
 from hbtwist.core.snapshot import NodeSnapshot
@@ -48,7 +54,7 @@ class NodeCore:
         rng: random.Random | None = None,
         groups: Sequence[GroupSpec] = (),
         auto_failback: str = "legacy",
-        actions: IFailoverOutput | None = None,
+        actions: IGroupActions | None = None,
     ) -> None:
         """`advertise_ranges=False` makes peers ask this node for retransmissions one number
         at a time, without suppression: exactly as Heartbeat 3.0.6 does (for comparisons).
@@ -374,11 +380,11 @@ class _DeliveryOutput:
 class _FailoverOutput:
     """The resource manager's output: messages through reliable delivery, the rest to the host."""
 
-    def __init__(self, core: NodeCore, actions: IFailoverOutput | None) -> None:
+    def __init__(self, core: NodeCore, actions: IGroupActions | None) -> None:
         self._core = core
         self._actions = actions
 
-    def _host(self) -> IFailoverOutput:
+    def _host(self) -> IGroupActions:
         if self._actions is None:
             raise RuntimeError("resource groups need an IFailoverOutput host")
         return self._actions

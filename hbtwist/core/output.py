@@ -50,11 +50,8 @@ class IMembershipOutput(Interface):
         """Some node's liveness changed: held application messages may move."""
 
 
-class IFailoverOutput(Interface):
-    """What the resource manager asks of the node around it."""
-
-    def send(message: Message) -> None:
-        """Send a release-1 resource message to the cluster, reliably and in order."""
+class IGroupActions(Interface):
+    """What the host does for the resource manager: run groups and log its lines."""
 
     def start_group(key: str) -> None:
         """Start the group `key` here (left to right); answer with `group_started`."""
@@ -62,8 +59,15 @@ class IFailoverOutput(Interface):
     def stop_group(key: str) -> None:
         """Stop the group `key` here (right to left); answer with `group_stopped`."""
 
-    def report(event: Event) -> None:
-        """One resource event."""
-
     def say(level: str, text: str) -> None:
         """One log line in Heartbeat's wording (`info`, `warn`, `error` or `critical`)."""
+
+
+class IFailoverOutput(IGroupActions):
+    """What the resource manager asks of the node around it."""
+
+    def send(message: Message) -> None:
+        """Send a release-1 resource message to the cluster, reliably and in order."""
+
+    def report(event: Event) -> None:
+        """One resource event."""

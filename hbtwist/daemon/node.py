@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from twisted.application import service
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -23,9 +25,10 @@ from hbtwist.control.wording import log_event
 from hbtwist.core.events import Event
 from hbtwist.core.node import NodeCore
 from hbtwist.core.output import ICoreOutput
-from hbtwist.core.snapshot import NodeSnapshot
+from hbtwist.core.snapshot import FailoverSnapshot, NodeSnapshot
 from hbtwist.core.stamp import Identity, Stamper
 from hbtwist.core.timing import Timing
+from hbtwist.daemon.groups import GroupHost, group_specs
 from hbtwist.daemon.loadavg import CachedLoadavg
 from hbtwist.media.guard import send_all, start_links
 from hbtwist.media.interface import (
@@ -90,6 +93,7 @@ class NodeService(service.Service):
             wallclock=reactor.seconds,
             loadavg=CachedLoadavg(reactor.seconds),
         )
+        self.groups = GroupHost(config, reactor, self.report)
         self.core = NodeCore(
             stamper=stamper,
             nodes=hacf.nodes,
@@ -99,7 +103,11 @@ class NodeService(service.Service):
             output=self,
             autojoin=hacf.autojoin != "none",
             max_rexmit_delay_ms=hacf.max_rexmit_delay_ms,
+            groups=group_specs(config),
+            auto_failback=str(hacf.auto_failback),
+            actions=self.groups,
         )
+        self.groups.manager = self.core.resources
 
     def startService(self) -> None:  # noqa: N802
         """Open every medium, then start heartbeating; a medium that cannot open ends the
@@ -116,8 +124,16 @@ class NodeService(service.Service):
         _log.info("Heartbeat generation: {generation}", generation=self.identity.generation)
         self.core.start()
 
-    def stopService(self) -> None:  # noqa: N802
+    def stopService(self) -> Deferred[None]:  # noqa: N802
+        """Release every resource group, then tell the peers (`shutdone`) and close the media."""
         _log.info("Heartbeat shutdown in progress. ({pid})", pid=os.getpid())
+        released: Deferred[None] = Deferred()
+        self.core.resources.shutdown(lambda: released.callback(None))
+        released.addCallback(lambda _: self._finish_shutdown())
+        return released
+
+    def _finish_shutdown(self) -> None:
+        self.groups.cancel()
         self.core.shutdown()
         self.core.stop()
         for link in self.links:
@@ -147,6 +163,19 @@ class NodeService(service.Service):
         """Queue application messages, in order, for the cluster."""
         for message in messages:
             self.core.submit(message)
+
+    def resources(self) -> FailoverSnapshot:
+        """The resource manager's state now, with each resource's last operation."""
+        snapshot = self.core.resources.snapshot(self.groups.resources_of)
+        return dataclasses.replace(snapshot, operations=self.groups.operation_counts())
+
+    def standby(self, which: str) -> str | None:
+        """`hb_standby which`: None when the request was sent, else why not."""
+        return self.core.resources.standby.request(which)
+
+    def takeover(self, which: str) -> str | None:
+        """`hb_takeover which`: None when the request was sent, else why not."""
+        return self.core.resources.standby.request_takeover(which)
 
     # ICoreOutput: what the cores hand out
 
