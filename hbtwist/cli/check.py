@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the `check` sub-command to `subparsers`."""
     parser = subparsers.add_parser(
         "check",
-        help="validate ha.cf, authkeys and haresources",
+        help="validate ha.cf, authkeys, haresources and hbtwist.cf",
         description=(
             "Load the configuration in DIR and print a summary of it, warnings included (exit 0), "
             "or print every "

@@ -26,16 +26,17 @@ class Options(usage.Options):
     synopsis = "[--config-dir DIR] [--state-dir DIR] [--node-name NAME] [options]"
     longdesc = (
         "Run one node of a Heartbeat-3.0.6-compatible cluster. The configuration (ha.cf, "
-        "authkeys, haresources) is read from the configuration directory and checked before "
-        "anything starts; if it is invalid every problem is printed as FILE:LINE: problem and "
-        "the command exits with status 2."
+        "authkeys, haresources, optional hbtwist.cf) is read from the configuration directory "
+        "and checked before anything starts; if it is invalid every problem is printed as "
+        "FILE:LINE: problem and the command exits with status 2. On SIGTERM the node releases "
+        "its resource groups before it leaves the cluster."
     )
     optParameters = [
         [
             "config-dir",
             None,
             DEFAULT_CONFIG_DIR,
-            "Directory holding ha.cf, authkeys, haresources and optionally nodeinfo.",
+            "Directory holding ha.cf, authkeys, haresources and optionally hbtwist.cf and nodeinfo.",
         ],
         [
             "state-dir",
