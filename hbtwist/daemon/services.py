@@ -6,7 +6,10 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from twisted.application.service import IService, MultiService
+from twisted.application.service import IService, MultiService, Service
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from hbtwist.config import ClusterConfig
 from hbtwist.control.logfiles import HeartbeatLogService
@@ -19,6 +22,8 @@ from hbtwist.daemon.state import next_generation, node_uuid
 from hbtwist.media.hostcheck import check_host
 from hbtwist.media.registry import medium_types
 
+_log = Logger()
+
 
 class HeartbeatService(MultiService):
     """The root service of a running node; it holds the configuration it was built from."""
@@ -27,6 +32,26 @@ class HeartbeatService(MultiService):
         super().__init__()
         self.config = config
         self.state_dir = state_dir
+
+    def stopService(self) -> Deferred[None]:  # noqa: N802
+        """Stop the children last to first, each once the one after it has stopped: the node
+        releases its resources before anything started earlier (the log files) stops, so the
+        log keeps its last lines (`<node> Heartbeat shutdown complete.`)."""
+        Service.stopService(self)
+        stopped: Deferred[None] = succeed(None)
+        for child in reversed(list(self)):
+            stopped.addCallback(_stop_child, child)
+        return stopped
+
+
+def _stop_child(_: None, child: IService) -> Deferred[None]:
+    """Stop one child; a failure is logged and not passed on, so the next child still stops."""
+    stopped: Deferred[None] = maybeDeferred(child.stopService)
+    return stopped.addErrback(_stop_failed, child)
+
+
+def _stop_failed(failure: Failure, child: IService) -> None:
+    _log.failure("Stopping service {service}", failure, service=child.name)
 
 
 @dataclass(frozen=True)
