@@ -40,6 +40,7 @@ import pytest
 from tests.integration.lab import Host, Lab, LabError
 
 HEARTBEAT = Path("/usr/libexec/heartbeat/heartbeat")
+HB_STANDBY = Path("/usr/share/heartbeat/hb_standby")
 SYSTEM_CONFIG_DIR = Path("/etc/ha.d")
 SYSTEM_STATE_DIR = Path("/var/lib/heartbeat")
 CLUSTER_USER = "hacluster"
@@ -247,11 +248,12 @@ class RealHeartbeat:
             "sh", "-c", _LAUNCH, "realheartbeat",
             self.name, str(self.config_dir), str(self.state_dir), str(self.run_dir), str(HEARTBEAT),
         ]  # fmt: skip
+        mark = self.log_mark()
         self.started_at = time.time()
         self.proc = self.lab.spawn(self.host, argv, stdout=self.output_path, stderr=self.output_path)
         try:
             self._find_processes(timeout)
-            self.wait_for_log(STARTED_LINE, timeout)
+            self.wait_for_log(STARTED_LINE, timeout, since=mark)
         except BaseException:
             self.kill()
             raise
@@ -338,6 +340,20 @@ class RealHeartbeat:
         self.returncode = self.proc.returncode
         return self.returncode
 
+    def restart(self, timeout: float = START_TIMEOUT) -> RealHeartbeat:
+        """Start the daemon again once it has stopped or been killed: the same files (its
+        state directory keeps its generation, its log is appended to), new namespaces.
+        Returns once it is `up` again."""
+        if self.running:
+            raise LabError(f"{self.name}: Heartbeat is still running")
+        self._remove_special_files()
+        # A killed daemon leaves its pid file, and in a new PID namespace that pid may be live.
+        (self.run_dir / "heartbeat.pid").unlink(missing_ok=True)
+        self.proc = None
+        self.init_pid = self.pid = self.returncode = None
+        self.pid_namespace = None
+        return self.start(timeout)
+
     def close(self) -> None:
         """Stop the daemon (if running) and tidy its directories. Safe to call more than once."""
         try:
@@ -347,14 +363,15 @@ class RealHeartbeat:
 
     # cl_status
 
-    def cl_status(self, *args: str, timeout: float = CL_STATUS_TIMEOUT) -> tuple[int, str]:
-        """Run `cl_status ARGS` beside the daemon; (exit status, standard output)."""
+    def beside(self, *argv: str, timeout: float = CL_STATUS_TIMEOUT) -> tuple[int, str]:
+        """Run `argv` beside the daemon, in its mount, UTS, network and PID namespaces (where
+        its FIFO, API socket and /etc/ha.d are); (exit status, standard output)."""
         if self.pid is None or not self.running:
             raise LabError(f"{self.name}: Heartbeat is not running\n{self.tail()}")
-        argv = ["nsenter", "-t", str(self.pid), "-m", "-u", "-n", "-p", "cl_status", *args]
+        command = ["nsenter", "-t", str(self.pid), "-m", "-u", "-n", "-p", *argv]
         try:
             result = subprocess.run(
-                argv,
+                command,
                 capture_output=True,
                 text=True,
                 timeout=timeout,
@@ -362,10 +379,18 @@ class RealHeartbeat:
                 check=False,
             )
         except subprocess.TimeoutExpired as error:
-            raise LabError(
-                f"{self.name}: cl_status {' '.join(args)} gave no answer within {timeout} s"
-            ) from error
+            raise LabError(f"{self.name}: {' '.join(argv)} gave no answer within {timeout} s") from error
         return result.returncode, result.stdout
+
+    def cl_status(self, *args: str, timeout: float = CL_STATUS_TIMEOUT) -> tuple[int, str]:
+        """Run `cl_status ARGS` beside the daemon; (exit status, standard output)."""
+        return self.beside("cl_status", *args, timeout=timeout)
+
+    def hb_standby(self, which: str = "all") -> int:
+        """Run Heartbeat's `hb_standby WHICH` beside the daemon (it writes `ask_resources
+        info=me` into the daemon's FIFO and returns at once); its exit status."""
+        code, _out = self.beside(str(HB_STANDBY), which)
+        return code
 
     def node_status(self, node: str) -> str:
         """`cl_status nodestatus NODE`: active, up, dead, init, ... ('' if it cannot tell)."""

@@ -1,0 +1,361 @@
+"""Resource failover between a real Linux-HA Heartbeat 3.0.6 node and hbtwist, watched by a client.
+
+Hosts `hb` (the Debian package's daemon, tests/integration/realheartbeat.py), `tw` (hbtwist) and
+`client`, on the lab's two LANs. Both nodes read the same ha.cf (bar the unicast peer):
+`ucast eth0 <peer>`, `bcast eth1`, 100 ms keepalive, 500 ms deadtime, `auto_failback on`; and the
+same haresources, one group preferred by each node:
+
+    hb IPaddr2::192.0.2.100/24/eth0
+    tw IPaddr2::192.0.2.101/24/eth0
+
+Heartbeat runs the `IPaddr2` resource script, hbtwist its native address. Both nodes run the echo
+service and the client probes both addresses every 5 ms, so every move of a group is seen as the
+client sees it: which host answers, the longest silence, and whether two hosts ever answered
+together or the answering host flipped back within a second.
+
+One test walks the whole story, since a real Heartbeat costs seconds to start: start-up (each
+node takes its own group), standby both ways (`hbctl standby` on tw, `hb_standby` on hb), the
+death of each node (cables cut and daemon SIGKILLed: the other takes everything) and its return
+(`auto_failback on` gives it its group back).
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+import pytest
+
+from tests.integration.lab import HBCTL, Host, Lab, LabError, Node, control_address
+from tests.integration.realheartbeat import RealHeartbeat, require_real_heartbeat
+from tests.integration.service import (
+    DUPLICATE_WINDOW,
+    PROBE_INTERVAL,
+    Prober,
+    Reply,
+    drop_address,
+    holds_address,
+    interleaved,
+    kill_host,
+    measure,
+    start_echo,
+)
+from tests.integration.shell import COMMAND_TIMEOUT
+
+Report = Callable[[str], None]
+
+HB, TW, CLIENT = "hb", "tw", "client"
+VIP = {HB: "192.0.2.100", TW: "192.0.2.101"}
+"""Each node's own group: one virtual address on LAN A."""
+GROUPS = {node: f"IPaddr2::{address}/24/eth0" for node, address in VIP.items()}
+HARESOURCES = "".join(f"{node} {group}\n" for node, group in GROUPS.items())
+AUTHKEYS = "auth 1\n1 sha1 interop-failover-secret\n"
+KEEPALIVE_MS = 100
+DEADTIME_MS = 500
+WARNTIME_MS = 300
+
+UP_TIMEOUT = 20.0
+MOVE_TIMEOUT = 15.0
+"""From a standby, a death or a return to the client hearing the new holder (a standby takes
+~1 s of Heartbeat's scripts, a death the deadtime plus Heartbeat's 250 ms scan and its scripts)."""
+SETTLE_REPLIES = round((DUPLICATE_WINDOW + 0.2) / PROBE_INTERVAL)
+"""Replies in a row from the new holder before a step counts as done: longer than the window in
+which a change back would count as two hosts serving, so the next step cannot fake one."""
+GAP_LIMIT = 8.0
+"""The longest silence the client may see while a group moves. Measured here: 30-500 ms for a
+standby or a failback, deadtime plus ~0.1 s when hbtwist takes over, ~2-3 s when Heartbeat takes
+both groups of a dead node (its status script, mach_down and its own group, one after the
+other, each running the IPaddr2 script); the limit leaves room for a loaded machine."""
+
+SEVERE = re.compile(r":\s+(ERROR|CRIT|CRITICAL):", re.IGNORECASE)
+"""An error or critical line of the daemon (`[pid]: ERROR: `) or of a script it ran
+(`IPaddr2(...)[pid]:    ERROR: `)."""
+ENVIRONMENT_ERRORS = ("Cannot lock ourselves into memory",)
+"""Heartbeat's ERROR lines at every start in this lab (RLIMIT_MEMLOCK cannot be raised)."""
+
+
+def ha_cf(peer: Host) -> str:
+    """The ha.cf both nodes run, given the other node's host (its unicast peer)."""
+    return "\n".join(
+        [
+            "# hbtwist <-> Heartbeat 3.0.6 failover cluster",
+            "udpport 694",
+            f"keepalive {KEEPALIVE_MS}ms",
+            f"deadtime {DEADTIME_MS}ms",
+            f"warntime {WARNTIME_MS}ms",
+            "initdead 10",
+            f"ucast eth0 {peer.addr_a}",
+            "bcast eth1",
+            "auto_failback on",
+            f"node {HB} {TW}",
+            "crm off",
+            "",
+        ]
+    )
+
+
+def hbctl(lab: Lab, node: Node, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run `hbctl ARGV` against `node`'s control socket."""
+    command = [*HBCTL, *argv, "--control", control_address(lab, node)]
+    try:
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired as error:
+        raise LabError(f"hbctl {' '.join(argv)}: no answer within {COMMAND_TIMEOUT} s") from error
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, poll: float = 0.1) -> None:
+    """Poll `check` until it holds; LabError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise LabError(f"{what} not seen within {timeout} s")
+        time.sleep(poll)
+
+
+@dataclass
+class Mixed:
+    """The running mixed cluster and the client watching both addresses."""
+
+    lab: Lab
+    hosts: dict[str, Host]
+    hb: RealHeartbeat
+    tw: Node
+    probers: dict[str, Prober]
+    """By the node whose group the probed address is."""
+    tw_runs: list[Node] = field(default_factory=list)
+    """Every hbtwist daemon started on tw, for the log scan."""
+
+    # Reading both sides
+
+    def rscstatus(self) -> tuple[str, str]:
+        """What each side says it holds: (Heartbeat's `cl_status rscstatus`, hbtwist's
+        `hbctl rscstatus`)."""
+        _code, real = self.hb.cl_status("rscstatus")
+        ours = hbctl(self.lab, self.tw, "rscstatus").stdout
+        return real.strip(), ours.strip()
+
+    def wait_rscstatus(self, real: str, ours: str, timeout: float = MOVE_TIMEOUT) -> None:
+        """Wait until Heartbeat reports holding `real` and hbtwist `ours` (both stable)."""
+        try:
+            wait_until(lambda: self.rscstatus() == (real, ours), timeout, f"rscstatus {real}/{ours}")
+        except LabError as error:
+            raise LabError(f"{error}: {self.rscstatus()}\n{self.context()}") from None
+
+    def holders(self) -> dict[str, list[str]]:
+        """Which of hb and tw have each address configured."""
+        return {
+            owner: [name for name in (HB, TW) if holds_address(self.hosts[name], address)]
+            for owner, address in VIP.items()
+        }
+
+    def context(self) -> str:
+        """Both sides' recent logs, for assertion messages."""
+        return f"{self.tw.tail()}\n{self.hb.tail(40)}"
+
+    # Moves
+
+    def wait_served(self, expected: dict[str, str], since: float) -> None:
+        """Wait until each probed address (by owner) answers only from the expected host, for
+        longer than the duplicate window, with replies received after `since`."""
+        for owner, host in expected.items():
+            try:
+                self.probers[owner].wait_answering(
+                    host, since, count=SETTLE_REPLIES, timeout=MOVE_TIMEOUT
+                )
+            except LabError as error:
+                raise LabError(f"{VIP[owner]}: {error}\n{self.context()}") from None
+
+    def move(
+        self, report: Report, label: str, at: float, expected: dict[str, str], victim: str | None = None
+    ) -> None:
+        """After an action at `at`: each address in `expected` (by owner) ends up answered by
+        its host alone; the client's longest silence for each address that moved is reported
+        and bounded by GAP_LIMIT."""
+        self.wait_served(expected, at)
+        figures = []
+        for owner, host in expected.items():
+            replies = self.probers[owner].replies()
+            before = [r.host for r in replies if r.received < at]
+            if before and before[-1] == host:
+                continue  # this address did not move
+            failover = measure(replies, at, victim)
+            assert failover.gap is not None, f"{VIP[owner]}: no takeover\n{self.context()}"
+            assert failover.hosts_after == (host,), f"{VIP[owner]}: {failover}\n{self.context()}"
+            assert failover.gap <= GAP_LIMIT, f"{VIP[owner]}: {failover}\n{self.context()}"
+            figures.append(f"{VIP[owner]} to {host} after {failover.gap * 1000:.0f} ms")
+        report(f"{label}: " + (", ".join(figures) or "nothing moved"))
+
+    def kill_tw(self) -> float:
+        """tw dies: cables cut and hbtwist SIGKILLed; the time of death."""
+        node = self.tw
+        killed = kill_host(self.lab, self.hosts[TW], lambda: node.kill(signal.SIGKILL))
+        node.wait()
+        return killed
+
+    def kill_hb(self) -> float:
+        """hb dies: cables cut and Heartbeat SIGKILLed; the time of death."""
+        killed = kill_host(self.lab, self.hosts[HB], self.hb.kill)
+        assert self.hb.processes() == [], "processes of the real daemon outlived it"
+        return killed
+
+    def revive(self, name: str) -> None:
+        """A dead host comes back: the addresses it held are gone and its cables plugged in."""
+        host = self.hosts[name]
+        for address in VIP.values():
+            drop_address(host, address)
+        for lan in ("a", "b"):
+            self.lab.heal(host, lan)
+
+    def restart_tw(self) -> float:
+        """Start hbtwist on tw again (a new generation); the time of the start."""
+        self.revive(TW)
+        started = time.time()
+        self.tw = self.lab.restart(self.tw)
+        self.tw_runs.append(self.tw)
+        return started
+
+    def restart_hb(self) -> float:
+        """Start Heartbeat on hb again; the time of the start."""
+        self.revive(HB)
+        started = time.time()
+        self.hb.restart()
+        return started
+
+    # Logs
+
+    def heartbeat_errors(self) -> list[str]:
+        """Heartbeat's ERROR and CRIT lines, but for this lab's environment noise."""
+        return [
+            line
+            for line in self.hb.log_lines()
+            if SEVERE.search(line) and not any(noise in line for noise in ENVIRONMENT_ERRORS)
+        ]
+
+    def hbtwist_errors(self) -> list[str]:
+        """hbtwist's error and critical records, over every run on tw."""
+        return [
+            f"{node.log_path.name}: {record.get('text')}"
+            for node in self.tw_runs
+            for record in node.records()
+            if record.get("level") in ("error", "critical")
+        ]
+
+
+@pytest.fixture
+def mixed(lab: Lab) -> Iterator[Mixed]:
+    """hb (Heartbeat) and tw (hbtwist) up with both addresses probed by the client."""
+    require_real_heartbeat()
+    hosts = {name: lab.add_host(name, index) for index, name in enumerate((HB, TW, CLIENT), 1)}
+    for name in (HB, TW):
+        start_echo(lab, hosts[name])
+    probers = {
+        owner: Prober(lab, hosts[CLIENT], address, name=f"probe-{owner}")
+        for owner, address in VIP.items()
+    }
+    with RealHeartbeat(lab, hosts[HB], ha_cf(hosts[TW]), AUTHKEYS, HARESOURCES) as hb:
+        hb.start()
+        tw = lab.start_hbtwist(hosts[TW], ha_cf(hosts[HB]), AUTHKEYS, HARESOURCES)
+        cluster = Mixed(lab, hosts, hb, tw, probers, [tw])
+        yield cluster
+        for prober in probers.values():
+            prober.stop()
+        hb.kill()
+
+
+def flips(replies: list[Reply]) -> list[tuple[float, str, str]]:
+    """(time, old host, new host) of every change of the answering host."""
+    return [(b.received, a.host, b.host) for a, b in pairwise(replies) if a.host != b.host]
+
+
+def turns(replies: list[Reply]) -> list[str]:
+    """The answering hosts in turn, one entry per uninterrupted run of one host's replies."""
+    return [replies[0].host, *(new for _when, _old, new in flips(replies))] if replies else []
+
+
+def test_groups_move_both_ways_between_heartbeat_and_hbtwist(mixed: Mixed, report: Report) -> None:
+    """Each node takes its own group at start; `hbctl standby` on tw gives its group to
+    Heartbeat and `hb_standby` on hb gives both to hbtwist; when tw dies Heartbeat takes both,
+    and when tw returns Heartbeat's auto failback gives it its group back; when hb dies hbtwist
+    takes its group, and when hb returns hbtwist's auto failback gives it back. Both sides report
+    the same holdings at every step, the client never hears two hosts at once nor a flip back
+    within a second, Heartbeat logs no error and hbtwist no error or critical line."""
+    cluster = mixed
+    hb = cluster.hb
+    started = hb.started_at or time.time()
+
+    # Start-up: each node takes its own group.
+    cluster.wait_served({HB: HB, TW: TW}, started)
+    cluster.wait_rscstatus("local", "local")
+    report(f"start-up: both addresses served {time.time() - started:.1f} s after Heartbeat started")
+    assert cluster.holders() == {HB: [HB], TW: [TW]}, cluster.context()
+
+    # Standby on tw (hbctl): Heartbeat takes tw's group.
+    mark = hb.log_mark()
+    asked = time.time()
+    result = hbctl(cluster.lab, cluster.tw, "standby")
+    assert result.returncode == 0, result.stderr
+    cluster.move(report, "hbctl standby on tw", asked, {HB: HB, TW: HB})
+    cluster.wait_rscstatus("all", "none")
+    assert cluster.holders() == {HB: [HB], TW: [HB]}, cluster.context()
+    assert hb.log_lines(f"{TW} wants to go standby [all]", mark), cluster.context()
+
+    # Standby on hb (hb_standby): hbtwist takes both groups.
+    mark = hb.log_mark()
+    asked = time.time()
+    assert hb.hb_standby("all") == 0
+    cluster.move(report, "hb_standby on hb", asked, {HB: TW, TW: TW})
+    cluster.wait_rscstatus("none", "all")
+    assert cluster.holders() == {HB: [TW], TW: [TW]}, cluster.context()
+    assert hb.log_lines("Other node completed standby takeover of all resources.", mark)
+
+    # tw dies: Heartbeat takes both groups (mach_down for tw's, its own besides).
+    mark = hb.log_mark()
+    killed = cluster.kill_tw()
+    seen = hb.wait_node_status(TW, "dead", timeout=MOVE_TIMEOUT)
+    report(f"tw killed: Heartbeat reports it dead within {(seen - killed) * 1000:.0f} ms")
+    cluster.move(report, "tw killed", killed, {HB: HB, TW: HB}, victim=TW)
+    wait_until(lambda: hb.cl_status("rscstatus")[1].strip() == "all", MOVE_TIMEOUT, "hb holds all")
+    assert hb.log_lines(f"mach_down takeover complete for node {TW}.", mark), cluster.context()
+
+    # tw returns: Heartbeat's auto failback gives it its group.
+    mark = hb.log_mark()
+    back = cluster.restart_tw()
+    cluster.move(report, "tw restarted", back, {HB: HB, TW: TW})
+    cluster.wait_rscstatus("local", "local")
+    assert cluster.holders() == {HB: [HB], TW: [TW]}, cluster.context()
+    assert hb.log_lines(f"{HB} wants to go standby [foreign]", mark), cluster.context()
+
+    # hb dies: hbtwist takes its group.
+    killed = cluster.kill_hb()
+    dead = cluster.tw.wait_event(
+        "node_status_changed", timeout=MOVE_TIMEOUT, since=killed, node=HB, new="dead"
+    )
+    report(f"hb killed: hbtwist reports it dead after {(dead['time'] - killed) * 1000:.0f} ms")
+    cluster.move(report, "hb killed", killed, {HB: TW, TW: TW}, victim=HB)
+    wait_until(
+        lambda: hbctl(cluster.lab, cluster.tw, "rscstatus").stdout.strip() == "all",
+        MOVE_TIMEOUT,
+        "tw holds all",
+    )
+
+    # hb returns: hbtwist's auto failback gives it its group.
+    back = cluster.restart_hb()
+    cluster.move(report, "hb restarted", back, {HB: HB, TW: TW})
+    cluster.wait_rscstatus("local", "local")
+    assert cluster.holders() == {HB: [HB], TW: [TW]}, cluster.context()
+    cluster.tw.wait_logged("Auto failback triggered.", timeout=1.0)
+
+    expected_turns = {HB: [HB, TW, HB, TW, HB], TW: [TW, HB, TW, HB, TW]}
+    for owner, prober in cluster.probers.items():
+        replies = prober.replies()
+        assert not interleaved(replies), f"{VIP[owner]}: {flips(replies)}"
+        assert turns(replies) == expected_turns[owner], f"{VIP[owner]}: {flips(replies)}"
+    assert cluster.heartbeat_errors() == [], cluster.context()
+    assert cluster.hbtwist_errors() == [], cluster.context()
