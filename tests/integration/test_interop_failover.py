@@ -59,7 +59,9 @@ KEEPALIVE_MS = 100
 DEADTIME_MS = 500
 WARNTIME_MS = 300
 
-UP_TIMEOUT = 20.0
+STARTUP_SECONDS = 5.0
+"""For this long after its start a node advertises a deadtime 2 s longer (Heartbeat does, and
+hbtwist likewise): a death in that window is detected late, so a kill waits until it is over."""
 MOVE_TIMEOUT = 15.0
 """From a standby, a death or a return to the client hearing the new holder (a standby takes
 ~1 s of Heartbeat's scripts, a death the deadtime plus Heartbeat's 250 ms scan and its scripts)."""
@@ -117,6 +119,13 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, poll: float
         if time.monotonic() > deadline:
             raise LabError(f"{what} not seen within {timeout} s")
         time.sleep(poll)
+
+
+def past_start_up(started: float) -> None:
+    """Wait until a node that started at `started` advertises its configured deadtime."""
+    remaining = started + STARTUP_SECONDS + 2 * KEEPALIVE_MS / 1000 - time.time()
+    if remaining > 0:
+        time.sleep(remaining)
 
 
 @dataclass
@@ -193,14 +202,18 @@ class Mixed:
         report(f"{label}: " + (", ".join(figures) or "nothing moved"))
 
     def kill_tw(self) -> float:
-        """tw dies: cables cut and hbtwist SIGKILLed; the time of death."""
+        """tw dies, once past its start-up period: cables cut and hbtwist SIGKILLed; the time
+        of death."""
         node = self.tw
+        past_start_up(node.events("node_status_changed", node=TW, new="up")[0]["time"])
         killed = kill_host(self.lab, self.hosts[TW], lambda: node.kill(signal.SIGKILL))
         node.wait()
         return killed
 
     def kill_hb(self) -> float:
-        """hb dies: cables cut and Heartbeat SIGKILLed; the time of death."""
+        """hb dies, once past its start-up period: cables cut and Heartbeat SIGKILLed; the time
+        of death."""
+        past_start_up(self.hb.started_at or 0.0)
         killed = kill_host(self.lab, self.hosts[HB], self.hb.kill)
         assert self.hb.processes() == [], "processes of the real daemon outlived it"
         return killed
