@@ -1,4 +1,4 @@
-# make demo  - build .venv (once) and run a three-node demo cluster on loopback
+# make demo  - build .venv (once) and run a three-node demo cluster on loopback moving a service
 # make test  - build .venv (once) and run the test suite
 # make lint  - ruff and mypy
 # make bench - codec and NACK benchmarks (make bench-cluster: real daemons, as root)
@@ -28,7 +28,7 @@ $(VENV)/.dev-installed: $(VENV)/.installed
 	touch $@
 
 demo: venv
-	$(BIN)/python demo/cluster.py
+	$(BIN)/python -m demo.cluster
 
 test: venv
 	$(BIN)/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"

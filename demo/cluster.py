@@ -1,8 +1,14 @@
-"""A three-node hbtwist cluster on this machine, no root needed: `make demo`.
+"""A three-node hbtwist cluster on this machine moving a service, no root needed: `make demo`.
 
 Each node runs as its own `twistd heartbeat` process on its own loopback address (127.0.0.1-3)
-and an unprivileged UDP port. The demo shows every node's view of the nodes and links as it
-changes, kills one node after a while, and shows the others declaring it dead.
+and an unprivileged UDP port, with its own configuration and state directories. haresources
+gives node n1 one resource group, `DemoEcho`: a UDP echo server on 127.0.0.1 that answers with
+its node's name (`demo/echo.py`). All nodes share loopback, so only the holder can bind the
+port. A client asks every 0.1 s which node answers and prints one line a second.
+
+The demo waits until n1 serves, kills n1 as a machine dies (its daemon and its echo server, with
+SIGKILL), shows n2 taking the service over, starts n1 again and shows the service failing back
+(`auto_failback on`); then it stops every node and removes everything it made.
 """
 
 from __future__ import annotations
@@ -14,122 +20,129 @@ import selectors
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
-NODES = ("n1", "n2", "n3")
-HA_CF = """\
-# hbtwist demo cluster: three nodes on loopback addresses
-keepalive 200ms
-warntime 600ms
-deadtime 1
-initdead 10
-udpport {port}
-ucast lo 127.0.0.1
-ucast lo 127.0.0.2
-ucast lo 127.0.0.3
-node n1 n2 n3
-auto_failback on
-"""
-AUTHKEYS = "auth 1\n1 sha1 demo-cluster-secret\n"
+from demo.client import PROBE_INTERVAL, Change, Client
+from demo.echo import running_pid
+from demo.nodes import (
+    DEADTIME_MS,
+    GROUP,
+    KEEPALIVE_MS,
+    NODES,
+    free_udp_port,
+    shown,
+    start_daemon,
+    write_node,
+)
 
-
-@dataclass
-class View:
-    """What one node reports: the status of every node and of every (node, link)."""
-
-    nodes: dict[str, str] = field(default_factory=dict)
-    links: dict[tuple[str, str], str] = field(default_factory=dict)
-
-
-def free_udp_port() -> int:
-    """An unprivileged UDP port that is free on 127.0.0.1-3."""
-    while True:
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-        probe.close()
-        try:
-            for index in (2, 3):
-                other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                other.bind((f"127.0.0.{index}", port))
-                other.close()
-        except OSError:
-            continue
-        return port
-
-
-def start_node(name: str, index: int, workdir: Path, port: int) -> subprocess.Popen[bytes]:
-    """Write a node's configuration and start its daemon, JSON log on a pipe."""
-    config = workdir / name / "ha.d"
-    config.mkdir(parents=True)
-    (config / "ha.cf").write_text(HA_CF.format(port=port))
-    (config / "authkeys").write_text(AUTHKEYS)
-    (config / "authkeys").chmod(0o600)
-    twistd = Path(sys.executable).with_name("twistd")
-    command = [
-        str(twistd), "-n", "--pidfile=", "--logger", "hbtwist.control.jsonlog.observer",
-        "heartbeat", "--config-dir", str(config), "--state-dir", str(workdir / name / "state"),
-        "--node-name", name, "--bind-address", f"127.0.0.{index}",
-        "--control-socket", str(workdir / name / "control.sock"),
-    ]  # fmt: skip
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-
-
-def apply(view: View, event: dict[str, object]) -> str | None:
-    """Update a view with one JSON log event; return a line to show, if the event matters."""
-    kind = event.get("event")
-    if kind == "node_status_changed":
-        view.nodes[str(event["node"])] = str(event["new"])
-        return f"node {event['node']} is {event['new']}"
-    if kind == "link_status_changed":
-        view.links[(str(event["node"]), str(event["link"]))] = str(event["new"])
-        return f"link {event['node']}:{event['link']} {event['new']}"
-    if kind in ("node_restarted", "local_stall", "late_heartbeat", "shutdown_notice"):
-        return f"{kind} {event.get('node', '')}".rstrip()
-    return None
-
-
-def table(views: dict[str, View]) -> str:
-    """Every node's view side by side: rows are nodes, columns are observers."""
-    lines = ["seen by ->      " + "".join(f"{name:<22}" for name in views)]
-    for node in NODES:
-        cells = []
-        for observer, view in views.items():
-            links = [s for (n, _), s in view.links.items() if n == node]
-            link_text = "self" if node == observer else f"lo:{links[0] if links else 'dead'}"
-            cells.append(f"{view.nodes.get(node, 'init'):<8} {link_text:<13}")
-        lines.append(f"node {node:<10} " + "".join(cells))
-    return "\n".join(lines)
+STARTUP_SECONDS = 5.5
+"""A node advertises deadtime + 2 s for 5 s after it is up: a death is detected fast after that."""
+SETTLE_LIMIT = 40.0
+"""Seconds each step may take before the demo gives up."""
 
 
 class Demo:
-    """Runs the three daemons and follows their JSON logs."""
+    """Runs the daemons, follows their JSON logs and the client, and prints what happens."""
 
-    def __init__(self, workdir: Path, port: int) -> None:
-        self.processes = {name: start_node(name, i + 1, workdir, port) for i, name in enumerate(NODES)}
-        self.views = {name: View() for name in NODES}
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.hb_port = free_udp_port(tuple(f"127.0.0.{i}" for i in range(1, len(NODES) + 1)))
+        self.echo_port = free_udp_port(("127.0.0.1",), avoid=self.hb_port)
+        for name in NODES:
+            write_node(name, workdir / name, self.hb_port, self.echo_port)
+        self.began = time.monotonic()
         self.selector = selectors.DefaultSelector()
-        self.buffers = {name: b"" for name in NODES}
-        for name, process in self.processes.items():
-            assert process.stdout is not None
-            os.set_blocking(process.stdout.fileno(), False)
-            self.selector.register(process.stdout, selectors.EVENT_READ, name)
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.buffers: dict[str, bytes] = {}
+        self.up_at: dict[str, float] = {}
+        self.client = Client(self.echo_port, self.began)
+        self.selector.register(self.client, selectors.EVENT_READ, None)
 
-    def follow(self, seconds: float) -> None:
-        """Read the logs for `seconds`, printing each change as it happens."""
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            for key, _ in self.selector.select(timeout=min(left, 0.2)):
-                self._read(key.data, key.fileobj)
+    def now(self) -> float:
+        """Seconds since the demo began."""
+        return time.monotonic() - self.began
 
-    def _read(self, name: str, stream: object) -> None:
-        chunk = stream.read() or b""  # type: ignore[attr-defined]
+    def say(self, text: str) -> None:
+        """One line of output, stamped with the seconds since the demo began."""
+        print(f"{self.now():6.2f}s  {text}", flush=True)
+
+    def start(self, name: str) -> None:
+        """Start (or start again) node `name`'s daemon."""
+        process = start_daemon(name, self.workdir / name)
+        assert process.stdout is not None
+        os.set_blocking(process.stdout.fileno(), False)
+        self.processes[name] = process
+        self.buffers[name] = b""
+        self.up_at.pop(name, None)
+        self.selector.register(process.stdout, selectors.EVENT_READ, name)
+
+    def kill(self, name: str) -> None:
+        """Node `name` dies: SIGKILL to its daemon and to its echo server, at once."""
+        process = self.processes[name]
+        echo = running_pid(self.workdir / name / "run")
+        self.say(
+            f"--- killing {name} as a machine dies: SIGKILL to its daemon (pid {process.pid})"
+            + (f" and its echo server (pid {echo})" if echo is not None else "")
+        )
+        process.kill()
+        if echo is not None:
+            os.kill(echo, signal.SIGKILL)
+        process.wait(timeout=10)
+        assert process.stdout is not None
+        while not process.stdout.closed:
+            self._read(name, process.stdout)
+
+    def follow(self, until: Callable[[], bool], limit: float, probing: bool = True) -> bool:
+        """Follow the logs (and the client, when `probing`) until `until()` holds, for at most
+        `limit` seconds; whether it held."""
+        deadline = time.monotonic() + limit
+        while not until():
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            wake = min(deadline, self.client.due() if probing else now + PROBE_INTERVAL)
+            for key, _ in self.selector.select(timeout=max(0.0, wake - now)):
+                if key.data is None:
+                    self._client_changes(self.client.receive())
+                else:
+                    self._read(key.data, key.fileobj)  # type: ignore[arg-type]
+            if probing:
+                changes, line = self.client.tick(time.monotonic())
+                self._client_changes(changes)
+                if line is not None:
+                    self.say(f"client: {line}")
+        return True
+
+    def show(self, seconds: float) -> None:
+        """Follow everything for `seconds`."""
+        end = time.monotonic() + seconds
+        self.follow(lambda: time.monotonic() >= end, seconds + 1)
+
+    def answering(self, node: str) -> Callable[[], bool]:
+        """A condition: `node` answers the client."""
+        return lambda: self.client.tally.last == node
+
+    def settled(self) -> bool:
+        """n1 answers and every node is past its start-up period."""
+        return (
+            self.client.tally.last == NODES[0]
+            and len(self.up_at) == len(NODES)
+            and time.monotonic() >= max(self.up_at.values()) + STARTUP_SECONDS
+        )
+
+    def _client_changes(self, changes: list[Change]) -> None:
+        for change in changes:
+            self.say(f"client: {'no answer' if change.new is None else change.new + ' answers'} now")
+
+    def _read(self, name: str, stream: IO[bytes]) -> None:
+        chunk = stream.read() or b""
         if not chunk:
             self.selector.unregister(stream)
+            stream.close()
             return
         data = self.buffers[name] + chunk
         *lines, self.buffers[name] = data.split(b"\n")
@@ -138,54 +151,130 @@ class Demo:
                 event = json.loads(line)
             except ValueError:
                 continue
-            shown = apply(self.views[name], event)
-            if shown:
-                print(f"  {time.strftime('%H:%M:%S')} {name}: {shown}", flush=True)
+            if event.get("event") == "node_status_changed" and event.get("node") == name:
+                if event.get("new") == "up":
+                    self.up_at[name] = time.monotonic()
+            text = shown(name, event)
+            if text:
+                self.say(f"{name}: {text}")
 
-    def stop(self, name: str, how: signal.Signals) -> None:
-        """Send a signal to one node and wait for it to end."""
-        process = self.processes[name]
-        process.send_signal(how)
-        process.wait(timeout=10)
+    def stop_all(self) -> None:
+        """SIGTERM to every daemon still running, showing what they log until they have ended."""
+        running = [p for p in self.processes.values() if p.poll() is None]
+        for process in running:
+            process.terminate()
+        self.follow(lambda: all(p.poll() is not None for p in running), 15, probing=False)
+
+    def leftovers(self) -> list[str]:
+        """What still runs: daemons, echo servers, anything holding the echo port."""
+        left = [f"{name}'s daemon" for name, p in self.processes.items() if p.poll() is None]
+        left += [f"{name}'s echo server" for name in NODES if running_pid(self.workdir / name / "run")]
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            probe.bind(("127.0.0.1", self.echo_port))
+        except OSError:
+            left.append(f"something on 127.0.0.1:{self.echo_port}")
+        finally:
+            probe.close()
+        return left
 
     def close(self) -> None:
-        """Stop every node that still runs."""
+        """End whatever is left: daemons, echo servers, the client."""
         for process in self.processes.values():
             if process.poll() is None:
                 process.terminate()
         for process in self.processes.values():
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            if process.stdout is not None and not process.stdout.closed:
+                process.stdout.close()
+        for name in NODES:
+            echo = running_pid(self.workdir / name / "run")
+            if echo is not None:
+                os.kill(echo, signal.SIGKILL)
+        self.client.close()
+        self.selector.close()
+
+
+def scenario(demo: Demo, show: float) -> list[str]:
+    """Run the demo's steps; the summary lines, or raise RuntimeError when a step never comes."""
+    first, second = NODES[0], NODES[1]
+    demo.say(f"--- starting {', '.join(NODES)}")
+    for name in NODES:
+        demo.start(name)
+    if not demo.follow(demo.settled, SETTLE_LIMIT):
+        raise RuntimeError(f"no settled cluster with {first} serving within {SETTLE_LIMIT:.0f} s")
+    tally = demo.client.tally
+    summary = [f"before the kill: {first} answered"]
+
+    killed = time.monotonic()
+    demo.kill(first)
+    demo.say(
+        f"--- {', '.join(NODES[1:])} should find {first} dead after the deadtime ({DEADTIME_MS} ms);"
+        f" {second}, next after {first} in the node list, takes {GROUP} over"
+    )
+    if not demo.follow(demo.answering(second), SETTLE_LIMIT):
+        raise RuntimeError(f"{second} did not take {GROUP} over within {SETTLE_LIMIT:.0f} s")
+    taken = tally.first_answer(killed, second) or time.monotonic()
+    summary.append(
+        f"{first} killed at {killed - demo.began:.2f}s: {second} answered {taken - killed:.2f} s later"
+    )
+    demo.show(show)
+
+    demo.say(f"--- starting {first} again: with auto_failback on, {GROUP} goes back to it")
+    demo.start(first)
+    if not demo.follow(demo.answering(first), SETTLE_LIMIT):
+        raise RuntimeError(f"{GROUP} did not fail back to {first} within {SETTLE_LIMIT:.0f} s")
+    up = demo.up_at.get(first, killed)
+    back = tally.first_answer(up, first) or time.monotonic()
+    silent = tally.first_answer(up, None)
+    gap = f", no answer for {back - silent:.2f} s during the move" if silent is not None else ""
+    summary.append(
+        f"{first} up again at {up - demo.began:.2f}s: {first} answered {back - up:.2f} s later{gap}"
+    )
+    demo.show(show)
+
+    demo.say(f"--- stopping {', '.join(NODES)} (SIGTERM): the holder stops {GROUP} first")
+    demo.stop_all()
+    left = demo.leftovers()
+    if left:
+        raise RuntimeError(f"still running after the nodes stopped: {', '.join(left)}")
+    return summary
 
 
 def main() -> int:
-    """Run the demo; exit 0 when the survivors reported the stopped node dead."""
+    """Run the demo; exit 0 when the service moved to n2 and back to n1, else 1."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=float, default=8.0, help="seconds before a node is killed")
-    parser.add_argument("--after", type=float, default=4.0, help="seconds shown after the kill")
+    parser.add_argument(
+        "--show", type=float, default=3.0, help="seconds shown after each move (default 3)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hbtwist-demo-") as workdir:
-        demo = Demo(Path(workdir), free_udp_port())
+        demo = Demo(Path(workdir))
+        print(
+            f"Nodes {', '.join(NODES)} on 127.0.0.1-{len(NODES)}, heartbeats on UDP port"
+            f" {demo.hb_port} (keepalive {KEEPALIVE_MS} ms, deadtime {DEADTIME_MS} ms).\n"
+            f"Resource group {GROUP} (haresources `{NODES[0]} {GROUP}`, auto_failback on): a UDP"
+            f" echo server on 127.0.0.1:{demo.echo_port} answering with its node's name.\n"
+            f"The client asks every {PROBE_INTERVAL:g} s which node answers; one line a second.\n",
+            flush=True,
+        )
         try:
-            print("Starting n1, n2, n3 on 127.0.0.1-3 (keepalive 200 ms, deadtime 1 s)...")
-            demo.follow(args.run)
-            print("\n" + table(demo.views) + "\n")
-            print("Killing n3 (SIGKILL): n1 and n2 should report it dead within about 1 s...")
-            demo.stop("n3", signal.SIGKILL)
-            demo.follow(args.after)
-            del demo.views["n3"]
-            print("\n" + table(demo.views) + "\n")
+            summary = scenario(demo, args.show)
+        except RuntimeError as error:
+            demo.say(f"Unexpected: {error}")
+            return 1
+        except KeyboardInterrupt:
+            demo.say("Interrupted: stopping everything")
+            return 130
         finally:
             demo.close()
-    survivors = [demo.views[name].nodes.get("n3") for name in ("n1", "n2")]
-    if survivors == ["dead", "dead"]:
-        print("n1 and n2 both report n3 dead. Demo complete.")
-        return 0
-    print(f"Unexpected: n1 and n2 report n3 as {survivors}.")
-    return 1
+    print("\nSummary:\n" + "\n".join(f"  {line}" for line in summary))
+    print("All nodes stopped, no echo server left, temporary files removed. Demo complete.")
+    return 0
 
 
 if __name__ == "__main__":
