@@ -161,7 +161,9 @@ class ResourceManager:
             self.legacy.on_response(sender, message)
 
     def report_holdings(self, info: str | None = None, answer: bool = False) -> None:
-        """Send this node's `resource` report (with legacy failback, only to answer `starting`)."""
+        """Send this node's `resource` report (with legacy failback, only to answer `starting`);
+        a change of what it holds is reported first (a standby ends here, with no operation)."""
+        self._note_holding()
         if not self.nice and not answer:
             return
         stable = self.stable
