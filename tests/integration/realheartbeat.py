@@ -41,6 +41,7 @@ from tests.integration.lab import Host, Lab, LabError
 
 HEARTBEAT = Path("/usr/libexec/heartbeat/heartbeat")
 HB_STANDBY = Path("/usr/share/heartbeat/hb_standby")
+HB_TAKEOVER = Path("/usr/share/heartbeat/hb_takeover")
 SYSTEM_CONFIG_DIR = Path("/etc/ha.d")
 SYSTEM_STATE_DIR = Path("/var/lib/heartbeat")
 CLUSTER_USER = "hacluster"
@@ -390,6 +391,12 @@ class RealHeartbeat:
         """Run Heartbeat's `hb_standby WHICH` beside the daemon (it writes `ask_resources
         info=me` into the daemon's FIFO and returns at once); its exit status."""
         code, _out = self.beside(str(HB_STANDBY), which)
+        return code
+
+    def hb_takeover(self, which: str = "all") -> int:
+        """Run Heartbeat's `hb_takeover WHICH` beside the daemon (it writes `hb_takeover` into
+        the daemon's FIFO and returns at once); its exit status."""
+        code, _out = self.beside(str(HB_TAKEOVER), which)
         return code
 
     def node_status(self, node: str) -> str:
