@@ -161,8 +161,7 @@ class ResourceManager:
             self.legacy.on_response(sender, message)
 
     def report_holdings(self, info: str | None = None, answer: bool = False) -> None:
-        """Send this node's `resource` report (with legacy failback, only to answer `starting`);
-        a change of what it holds is reported first (a standby ends here, with no operation)."""
+        """Note what this node holds; send its `resource` report (legacy: only on `starting`)."""
         self._note_holding()
         if not self.nice and not answer:
             return
@@ -224,7 +223,6 @@ class ResourceManager:
         self._wait_timer = None
         if self.phase is Phase.STARTING:
             self.say("info", "local resource transition completed.")
-            self._awaiting.clear()
             self._acquire_initial("T_RESOURCES(us)")
 
     def _acquire_initial(self, reason: str) -> None:
@@ -309,6 +307,7 @@ class ResourceManager:
                 self._note_holding()
                 done()
                 self._run_idle_callbacks()
+                self.standby.failback()
                 return
             key = pending.pop(0)
             self._operate(operation, key, step)

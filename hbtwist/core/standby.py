@@ -55,6 +55,8 @@ class Standby:
         self._m = manager
         self._mine: Conversation | None = None
         self._theirs: dict[str, Conversation] = {}
+        self._failbacks: list[str] = []
+        """Nodes owed an auto failback, in the order their stable reports came."""
 
     @property
     def active(self) -> bool:
@@ -125,6 +127,7 @@ class Standby:
             self._mine.timer = None
             self._mine = None
             self._m.say("info", "No reply to standby request.  Standby request cancelled.")
+            self.failback()
 
     def _answered(self, sender: str, which: str) -> None:
         m, mine = self._m, self._mine
@@ -161,6 +164,7 @@ class Standby:
             self._release_givers(self._mine.keys)
             self._mine = None
             self._m.say("warn", "Standby: the other node never confirmed its takeover.")
+            self.failback()
 
     # The receiving side
 
@@ -226,6 +230,7 @@ class Standby:
                 self._release_givers(mine.keys)
                 m.say("info", f"Other node completed standby takeover of {which} resources.")
                 m.report_holdings()
+                self.failback()
             return
         conversation.cancel_timer()
         exact = rscmsg.decode_groups(message, m.groups)
@@ -272,14 +277,23 @@ class Standby:
         self._ask(mirrored(which), keys, sender)
 
     def on_stable_report(self, sender: str) -> None:
-        """A stable node reported: with `auto_failback on`, give it back its own groups."""
-        m = self._m
-        if m.auto_failback != "on" or not m.stable or sender not in m.alive:
+        """A node reported stable after its start: with `auto_failback on`, give it back its own
+        groups, now or once this node is stable (one standby at a time)."""
+        if self._m.auto_failback != "on":
             return
-        keys = [key for key in m.held() if m.groups[key].spec.preferred == sender]
-        if keys:
-            m.say("info", "Auto failback triggered.")
-            self._ask("foreign", keys, sender)
+        if sender not in self._failbacks:
+            self._failbacks.append(sender)
+        self.failback()
+
+    def failback(self) -> None:
+        """Start the next auto failback owed, if this node is stable."""
+        m = self._m
+        while self._failbacks and m.stable:
+            sender = self._failbacks.pop(0)
+            keys = [key for key in m.held() if m.groups[key].spec.preferred == sender]
+            if sender in m.alive and keys:
+                m.say("info", "Auto failback triggered.")
+                self._ask("foreign", keys, sender)
 
     # Membership and life cycle
 
