@@ -1,23 +1,23 @@
-"""The host's interfaces, addresses and routes through rtnetlink (pyroute2), as plain data.
+"""The host's interfaces, addresses and routes through rtnetlink, as plain data.
 
-Each call is one short netlink exchange on a socket kept open between operations; the kernel
-answers at once, so the reactor is never held for long. Errors are pyroute2's `NetlinkError`
-(its `code` is the kernel's errno) and are left to the caller.
+Each call is one short exchange on a netlink socket kept open between operations
+(`hbtwist.resources.rtnetlink`); the kernel answers at once, so the reactor is held for tens of
+microseconds. Errors are `OSError`s carrying the kernel's errno and are left to the caller.
 """
 
 from __future__ import annotations
 
 import errno
 import socket
-from typing import Any, Protocol
+from typing import Protocol
 
-from pyroute2 import IPRoute, NetlinkError  # type: ignore[import-untyped]
-
+from hbtwist.resources import rtnetlink as rt
 from hbtwist.resources.findif import Address, HostTables, Link, Placement, Route
 
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
 ARPHRD_ETHER = 1
+ETHER_LENGTH = 6
 IFA_F_NODAD = 0x02
 IFA_F_DADFAILED = 0x08
 IFA_F_TENTATIVE = 0x40
@@ -39,112 +39,125 @@ class Host(Protocol):
     def set_up(self, link: Link) -> None:
         """Bring a link up."""
 
+    def changed(self) -> bool:
+        """Whether a link, address or route may have changed since the last call (the first
+        call: True)."""
+
 
 class NetlinkHost:
-    """`Host` on this machine's rtnetlink, through one pyroute2 `IPRoute` opened on first use."""
+    """`Host` on this machine's rtnetlink, through one socket opened on first use, and one that
+    hears of changes."""
 
-    def __init__(self) -> None:
-        self._route: Any = None
-
-    def _socket(self) -> Any:
-        if self._route is None:
-            self._route = IPRoute()
-        return self._route
+    def __init__(self, route: rt.RouteSocket | None = None, watch: rt.ChangeWatch | None = None) -> None:
+        self._route = route or rt.RouteSocket()
+        self._watch = watch or rt.ChangeWatch()
 
     def tables(self, family: int, routes: bool = True) -> HostTables:
         """Every link, and the addresses and (unless `routes` is false) routes of `family`, in
         the kernel's order."""
-        netlink = self._socket()
+        links = self._route.dump(rt.RTM_GETLINK, socket.AF_UNSPEC)
+        addresses = self._route.dump(rt.RTM_GETADDR, family)
         return HostTables(
-            links=tuple(_link(message) for message in netlink.get_links()),
-            addresses=tuple(_address(message) for message in netlink.get_addr(family=family)),
-            routes=tuple(_route(message) for message in netlink.get_routes(family=family))
+            links=tuple(link_of(message) for message in links),
+            addresses=tuple(address_of(message) for message in addresses),
+            routes=tuple(route_of(message) for message in self._route.dump(rt.RTM_GETROUTE, family))
             if routes
             else (),
         )
 
     def add(self, ip: str, placement: Placement, flags: int) -> None:
-        """`ip addr add ip/prefix [brd B] dev NIC [label L]`."""
-        arguments: dict[str, Any] = {
-            "index": placement.link.index,
-            "address": ip,
-            "prefixlen": placement.prefix,
-        }
-        if placement.broadcast is not None:
-            arguments["broadcast"] = placement.broadcast
-        if placement.label is not None:
-            arguments["label"] = placement.label
-        if flags:
-            arguments["flags"] = flags
-        self._socket().addr("add", **arguments)
+        """`ip addr add ip/prefix [brd B] dev NIC [label L]`; OSError(EEXIST) when the
+        interface has it already."""
+        family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+        body = rt.add_address_body(
+            family,
+            placement.link.index,
+            ip,
+            placement.prefix,
+            placement.broadcast,
+            placement.label,
+            flags,
+        )
+        self._route.change(rt.RTM_NEWADDR, rt.NLM_F_CREATE | rt.NLM_F_EXCL, body)
 
     def delete(self, address: Address) -> None:
         """`ip addr del local/prefix dev NIC`; an address already gone is not an error."""
+        body = rt.delete_address_body(address.family, address.index, address.local, address.prefix)
         try:
-            self._socket().addr(
-                "del", index=address.index, address=address.local, prefixlen=address.prefix
-            )
-        except NetlinkError as error:
-            if error.code != errno.EADDRNOTAVAIL:
+            self._route.change(rt.RTM_DELADDR, 0, body)
+        except OSError as error:
+            if error.errno != errno.EADDRNOTAVAIL:
                 raise
 
     def set_up(self, link: Link) -> None:
         """`ip link set NIC up`."""
-        self._socket().link("set", index=link.index, state="up")
+        self._route.change(rt.RTM_NEWLINK, 0, rt.link_up_body(link.index))
+
+    def changed(self) -> bool:
+        """Whether a link, address or route changed since the last call (the first call: True)."""
+        return self._watch.changed()
 
     def close(self) -> None:
-        """Close the netlink socket (it is opened again when needed)."""
-        if self._route is not None:
-            self._route.close()
-            self._route = None
+        """Close the netlink sockets (they are opened again when needed)."""
+        self._route.close()
+        self._watch.close()
 
 
-def _link(message: Any) -> Link:
-    flags = message["flags"]
-    mac = b""
-    hardware = message.get_attr("IFLA_ADDRESS")
-    if message["ifi_type"] == ARPHRD_ETHER and hardware:
-        mac = bytes.fromhex(hardware.replace(":", ""))
+def link_of(message: rt.Message) -> Link:
+    """A link of a `RTM_NEWLINK` message."""
+    _family, kind, index, flags, _change = message.header(rt.LINK_HEADER)
+    attributes = message.attributes(rt.LINK_HEADER)
+    hardware = attributes.get(rt.IFLA_ADDRESS, b"")
     return Link(
-        index=message["index"],
-        name=message.get_attr("IFLA_IFNAME"),
+        index=index,
+        name=rt.text(attributes.get(rt.IFLA_IFNAME, b"")),
         up=bool(flags & IFF_UP),
         loopback=bool(flags & IFF_LOOPBACK),
-        mac=mac,
+        mac=hardware if kind == ARPHRD_ETHER and len(hardware) == ETHER_LENGTH else b"",
     )
 
 
-def _address(message: Any) -> Address:
-    family = message["family"]
-    address = message.get_attr("IFA_ADDRESS")
-    local = message.get_attr("IFA_LOCAL") or address
-    flags = message.get_attr("IFA_FLAGS")
-    if flags is None:
-        flags = message["flags"]
+def address_of(message: rt.Message) -> Address:
+    """An address of a `RTM_NEWADDR` message."""
+    family, prefix, header_flags, _scope, index = message.header(rt.ADDRESS_HEADER)
+    attributes = message.attributes(rt.ADDRESS_HEADER)
+    address = _ip(family, attributes.get(rt.IFA_ADDRESS))
+    local = _ip(family, attributes.get(rt.IFA_LOCAL)) or address
+    flags = rt.u32(attributes[rt.IFA_FLAGS]) if rt.IFA_FLAGS in attributes else header_flags
+    label = attributes.get(rt.IFA_LABEL)
     return Address(
-        index=message["index"],
+        index=index,
         family=family,
-        local=local,
-        prefix=message["prefixlen"],
-        label=message.get_attr("IFA_LABEL"),
-        broadcast=message.get_attr("IFA_BROADCAST"),
+        local=local or "",
+        prefix=prefix,
+        label=rt.text(label) if label is not None else None,
+        broadcast=_ip(socket.AF_INET, attributes.get(rt.IFA_BROADCAST)),
         peer=address if family == socket.AF_INET and address != local else None,
         tentative=bool(flags & IFA_F_TENTATIVE),
         dadfailed=bool(flags & IFA_F_DADFAILED),
     )
 
 
-def _route(message: Any) -> Route:
+def route_of(message: rt.Message) -> Route:
+    """A route of a `RTM_NEWROUTE` message."""
+    family, dst_len, _src, _tos, table, proto, scope, kind, _flags = message.header(rt.ROUTE_HEADER)
+    attributes = message.attributes(rt.ROUTE_HEADER)
+    oif = attributes.get(rt.RTA_OIF)
+    priority = attributes.get(rt.RTA_PRIORITY)
     return Route(
-        family=message["family"],
-        dst=message.get_attr("RTA_DST"),
-        dst_len=message["dst_len"],
-        oif=message.get_attr("RTA_OIF"),
-        table=message.get_attr("RTA_TABLE") or message["table"],
-        type=message["type"],
-        scope=message["scope"],
-        proto=message["proto"],
-        prefsrc=message.get_attr("RTA_PREFSRC"),
-        gateway=message.get_attr("RTA_GATEWAY"),
-        priority=message.get_attr("RTA_PRIORITY") or 0,
+        family=family,
+        dst=_ip(family, attributes.get(rt.RTA_DST)),
+        dst_len=dst_len,
+        oif=rt.u32(oif) if oif is not None else None,
+        table=rt.u32(attributes[rt.RTA_TABLE]) if rt.RTA_TABLE in attributes else table,
+        type=kind,
+        scope=scope,
+        proto=proto,
+        prefsrc=_ip(family, attributes.get(rt.RTA_PREFSRC)),
+        gateway=_ip(family, attributes.get(rt.RTA_GATEWAY)),
+        priority=rt.u32(priority) if priority is not None else 0,
     )
+
+
+def _ip(family: int, payload: bytes | None) -> str | None:
+    return rt.ip_text(family, payload) if payload is not None else None

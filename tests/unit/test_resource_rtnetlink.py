@@ -1,0 +1,254 @@
+"""rtnetlink as the native IP speaks it: the requests `ip` would send, the answers decoded into
+links, addresses and routes, one exchange at a time on a fake socket, and the change watch."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import struct
+from collections.abc import Iterable
+
+import pytest
+
+from hbtwist.resources import rtnetlink as rt
+from hbtwist.resources.findif import Address, Link, Route
+from hbtwist.resources.netlink import (
+    IFA_F_NOPREFIXROUTE,
+    IFA_F_TENTATIVE,
+    NetlinkHost,
+    address_of,
+    link_of,
+    route_of,
+)
+
+HEADER = struct.Struct("=IHHII")
+MAC = bytes.fromhex("020000000001")
+
+
+def message(kind: int, seq: int, body: bytes, flags: int = 0) -> bytes:
+    """One netlink message as the kernel writes it, padded to four bytes."""
+    data = HEADER.pack(HEADER.size + len(body), kind, flags, seq, 0) + body
+    return data + bytes(-len(data) % 4)
+
+
+def error(seq: int, code: int) -> bytes:
+    """An NLMSG_ERROR answer (code 0: an acknowledgement)."""
+    return message(rt.NLMSG_ERROR, seq, struct.pack("=i", -code) + bytes(16))
+
+
+def link_body(index: int, name: str, kind: int = 1, flags: int = 0x1, mac: bytes = MAC) -> bytes:
+    """An RTM_NEWLINK body."""
+    body = rt.LINK_HEADER.pack(socket.AF_UNSPEC, kind, index, flags, 0)
+    return (
+        body + rt.attribute(rt.IFLA_IFNAME, name.encode() + b"\0") + rt.attribute(rt.IFLA_ADDRESS, mac)
+    )
+
+
+class FakeSocket:
+    """Answers each request with the datagrams `script` gives for its type and sequence."""
+
+    def __init__(self, script: dict[int, list[list[bytes]]]) -> None:
+        self.script = script
+        self.sent: list[bytes] = []
+        self.queue: list[bytes] = []
+        self.closed = False
+
+    def send(self, data: bytes) -> int:
+        self.sent.append(data)
+        _, kind, _, seq, _ = HEADER.unpack_from(data)
+        answers = self.script[kind].pop(0)
+        self.queue += [answer.replace(b"SEQ!", struct.pack("=I", seq)) for answer in answers]
+        return len(data)
+
+    def recvmsg(self, size: int) -> tuple[bytes, list[object], int, object]:
+        data = self.queue.pop(0)
+        return data[:size], [], socket.MSG_TRUNC if len(data) > size else 0, None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def sequenced(parts: Iterable[bytes]) -> bytes:
+    """Messages whose sequence number is that of the request answered (see FakeSocket)."""
+    return b"".join(part[:8] + b"SEQ!" + part[12:] for part in parts)
+
+
+def test_an_add_is_what_ip_addr_add_sends() -> None:
+    """RTM_NEWADDR body: family, prefix, index; local and address, broadcast, label, flags."""
+    body = rt.add_address_body(socket.AF_INET, 2, "192.0.2.50", 24, "192.0.2.255", "eth0:web", 0x200)
+    family, prefix, flags, scope, index = rt.ADDRESS_HEADER.unpack_from(body)
+    assert (family, prefix, flags, scope, index) == (socket.AF_INET, 24, 0, 0, 2)
+    attributes = rt.parse_attributes(body, rt.ADDRESS_HEADER.size)
+    assert attributes == {
+        rt.IFA_LOCAL: socket.inet_aton("192.0.2.50"),
+        rt.IFA_ADDRESS: socket.inet_aton("192.0.2.50"),
+        rt.IFA_BROADCAST: socket.inet_aton("192.0.2.255"),
+        rt.IFA_LABEL: b"eth0:web\0",
+        rt.IFA_FLAGS: struct.pack("=I", 0x200),
+    }
+
+
+def test_a_delete_names_the_local_address_only() -> None:
+    """RTM_DELADDR carries IFA_LOCAL alone, as `ip addr del` does."""
+    body = rt.delete_address_body(socket.AF_INET6, 3, "2001:db8::50", 64)
+    assert rt.ADDRESS_HEADER.unpack_from(body) == (socket.AF_INET6, 64, 0, 0, 3)
+    local = socket.inet_pton(socket.AF_INET6, "2001:db8::50")
+    assert rt.parse_attributes(body, rt.ADDRESS_HEADER.size) == {rt.IFA_LOCAL: local}
+
+
+def test_messages_and_attributes_are_split_at_their_padding() -> None:
+    """Two messages in one datagram, attributes padded to four bytes; a cut tail is dropped."""
+    first = message(rt.RTM_NEWLINK, 7, link_body(1, "lo", kind=772, flags=0x9, mac=bytes(6)))
+    second = message(rt.RTM_NEWLINK, 7, link_body(2, "eth0"))
+    found = list(rt.parse_messages(first + second + b"\x30\x00"))
+    assert [(m.type, m.seq) for m in found] == [(rt.RTM_NEWLINK, 7)] * 2
+    assert [link_of(m) for m in found] == [
+        Link(1, "lo", up=True, loopback=True, mac=b""),
+        Link(2, "eth0", up=True, loopback=False, mac=MAC),
+    ]
+
+
+def test_addresses_are_decoded_as_ip_shows_them() -> None:
+    """IPv4 with a peer, label and broadcast; IPv6 flags from IFA_FLAGS over the header's."""
+    peer = rt.ADDRESS_HEADER.pack(socket.AF_INET, 32, 0, 0, 2)
+    peer += rt.attribute(rt.IFA_ADDRESS, socket.inet_aton("10.0.0.2"))
+    peer += rt.attribute(rt.IFA_LOCAL, socket.inet_aton("10.0.0.1"))
+    peer += rt.attribute(rt.IFA_LABEL, b"eth0:p\0")
+    six = rt.ADDRESS_HEADER.pack(socket.AF_INET6, 64, 0, 0, 2)
+    six += rt.attribute(rt.IFA_ADDRESS, socket.inet_pton(socket.AF_INET6, "2001:db8::50"))
+    six += rt.attribute(rt.IFA_FLAGS, struct.pack("=I", IFA_F_TENTATIVE | IFA_F_NOPREFIXROUTE))
+    plain = rt.add_address_body(socket.AF_INET, 2, "192.0.2.11", 24, "192.0.2.255")
+    decoded = [address_of(rt.Message(rt.RTM_NEWADDR, 0, 0, body)) for body in (peer, six, plain)]
+    assert decoded == [
+        Address(2, socket.AF_INET, "10.0.0.1", 32, label="eth0:p", peer="10.0.0.2"),
+        Address(2, socket.AF_INET6, "2001:db8::50", 64, tentative=True),
+        Address(2, socket.AF_INET, "192.0.2.11", 24, broadcast="192.0.2.255"),
+    ]
+
+
+def test_routes_are_decoded_with_their_table_and_interface() -> None:
+    """RTA_TABLE wins over the header's table; no RTA_OIF (a multipath route) is no interface."""
+    header = rt.ROUTE_HEADER.pack(socket.AF_INET, 24, 0, 0, 254, 2, 253, 1, 0)
+    direct = header + rt.attribute(rt.RTA_DST, socket.inet_aton("192.0.2.0"))
+    direct += rt.attribute(rt.RTA_OIF, struct.pack("=I", 2))
+    direct += rt.attribute(rt.RTA_PREFSRC, socket.inet_aton("192.0.2.11"))
+    direct += rt.attribute(rt.RTA_TABLE, struct.pack("=I", 1000))
+    default = rt.ROUTE_HEADER.pack(socket.AF_INET, 0, 0, 0, 254, 3, 0, 1, 0)
+    default += rt.attribute(rt.RTA_GATEWAY, socket.inet_aton("192.0.2.1"))
+    default += rt.attribute(rt.RTA_PRIORITY, struct.pack("=I", 100))
+    decoded = [route_of(rt.Message(rt.RTM_NEWROUTE, 0, 0, body)) for body in (direct, default)]
+    assert decoded == [
+        Route(socket.AF_INET, "192.0.2.0", 24, 2, table=1000, prefsrc="192.0.2.11"),
+        Route(socket.AF_INET, None, 0, None, scope=0, proto=3, gateway="192.0.2.1", priority=100),
+    ]
+
+
+def test_a_dump_gathers_every_part_and_skips_stale_answers() -> None:
+    """A dump reads datagrams until NLMSG_DONE; answers to an earlier request are skipped."""
+    stale = message(rt.RTM_NEWLINK, 999, link_body(9, "old"))
+    parts = [
+        stale,
+        sequenced([message(rt.RTM_NEWLINK, 0, link_body(1, "lo"))]),
+        sequenced([message(rt.RTM_NEWLINK, 0, link_body(2, "eth0")), message(rt.NLMSG_DONE, 0, b"")]),
+    ]
+    fake = FakeSocket({rt.RTM_GETLINK: [parts]})
+    links = rt.RouteSocket(lambda: fake).dump(rt.RTM_GETLINK, socket.AF_UNSPEC)
+    assert [link_of(m).name for m in links] == ["lo", "eth0"]
+    _, kind, flags, _, _ = HEADER.unpack_from(fake.sent[0])
+    assert (kind, flags) == (rt.RTM_GETLINK, rt.NLM_F_REQUEST | rt.NLM_F_DUMP)
+
+
+def test_an_interrupted_dump_is_asked_again() -> None:
+    """A dump the kernel marks NLM_F_DUMP_INTR (a change meanwhile) is read again."""
+    interrupted = [
+        sequenced([message(rt.RTM_NEWLINK, 0, link_body(1, "lo"), rt.NLM_F_DUMP_INTR)]),
+        sequenced([message(rt.NLMSG_DONE, 0, b"")]),
+    ]
+    whole = [
+        sequenced([message(rt.RTM_NEWLINK, 0, link_body(2, "eth0")), message(rt.NLMSG_DONE, 0, b"")])
+    ]
+    fake = FakeSocket({rt.RTM_GETLINK: [interrupted, whole]})
+    links = rt.RouteSocket(lambda: fake).dump(rt.RTM_GETLINK, socket.AF_UNSPEC)
+    assert [link_of(m).name for m in links] == ["eth0"] and len(fake.sent) == 2
+
+
+def test_a_change_is_acknowledged_or_raises_the_kernels_errno() -> None:
+    """NLMSG_ERROR 0 is success; any other code is an OSError with that errno."""
+    fake = FakeSocket(
+        {rt.RTM_NEWADDR: [[sequenced([error(0, 0)])], [sequenced([error(0, errno.EEXIST)])]]}
+    )
+    route = rt.RouteSocket(lambda: fake)
+    body = rt.add_address_body(socket.AF_INET, 2, "192.0.2.50", 24)
+    route.change(rt.RTM_NEWADDR, rt.NLM_F_CREATE | rt.NLM_F_EXCL, body)
+    with pytest.raises(OSError) as raised:
+        route.change(rt.RTM_NEWADDR, rt.NLM_F_CREATE | rt.NLM_F_EXCL, body)
+    assert raised.value.errno == errno.EEXIST
+    _, kind, flags, _, _ = HEADER.unpack_from(fake.sent[0])
+    wanted = rt.NLM_F_REQUEST | rt.NLM_F_ACK | rt.NLM_F_CREATE | rt.NLM_F_EXCL
+    assert (kind, flags, fake.sent[0][HEADER.size :]) == (rt.RTM_NEWADDR, wanted, body)
+
+
+def test_an_answer_larger_than_the_buffer_is_an_error() -> None:
+    """A truncated datagram is never parsed: EMSGSIZE."""
+    fake = FakeSocket({rt.RTM_GETLINK: [[b"\0" * (rt.RECEIVE_SIZE + 4)]]})
+    with pytest.raises(OSError) as raised:
+        rt.RouteSocket(lambda: fake).dump(rt.RTM_GETLINK, socket.AF_UNSPEC)
+    assert raised.value.errno == errno.EMSGSIZE
+
+
+def test_delete_of_an_address_already_gone_is_not_an_error() -> None:
+    """EADDRNOTAVAIL from RTM_DELADDR is success; another refusal is raised."""
+    answers = [[sequenced([error(0, errno.EADDRNOTAVAIL)])], [sequenced([error(0, errno.EPERM)])]]
+    fake = FakeSocket({rt.RTM_DELADDR: answers})
+    host = NetlinkHost(route=rt.RouteSocket(lambda: fake))
+    gone = Address(2, socket.AF_INET, "192.0.2.50", 24)
+    host.delete(gone)
+    with pytest.raises(OSError):
+        host.delete(gone)
+
+
+class FakeWatch:
+    """A watch socket holding queued notifications; None in the queue is an overflow."""
+
+    def __init__(self) -> None:
+        self.queue: list[bytes | None] = []
+
+    def recv(self, size: int) -> bytes:
+        if not self.queue:
+            raise BlockingIOError(errno.EAGAIN, "empty")
+        item = self.queue.pop(0)
+        if item is None:
+            raise OSError(errno.ENOBUFS, "overflow")
+        return item[:size]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def test_the_watch_says_whether_anything_changed_and_empties_its_queue() -> None:
+    """First call: True (nothing known yet); then True only after a notification or an
+    overflow, and each call drops what it read."""
+    fake = FakeWatch()
+    watch = rt.ChangeWatch(lambda: fake)
+    assert watch.changed() is True
+    assert watch.changed() is False
+    fake.queue += [message(rt.RTM_NEWADDR, 0, b""), message(rt.RTM_NEWROUTE, 0, b"")]
+    assert watch.changed() is True and fake.queue == []
+    assert watch.changed() is False
+    fake.queue.append(None)
+    assert watch.changed() is True
+    assert watch.changed() is False
+
+
+def test_a_real_dump_lists_the_loopback() -> None:
+    """Against this namespace's kernel (read only): the links include `lo`, and its addresses
+    include 127.0.0.1 when it is up."""
+    host = NetlinkHost()
+    try:
+        tables = host.tables(socket.AF_INET, routes=True)
+    finally:
+        host.close()
+    loopback = tables.link("lo")
+    assert loopback is not None and loopback.loopback and loopback.mac == b""
+    if loopback.up:
+        assert any(a.local == "127.0.0.1" and a.index == loopback.index for a in tables.addresses)
