@@ -1,7 +1,8 @@
 """One resource group run here as ResourceManager runs it: started left to right, stopped right
 to left, one operation at a time.
 
-start: each resource gets a status check and is skipped when it already runs; a start that
+start: each resource gets a status check and is skipped when it already runs (an agent whose
+`idempotent_start` is true checks that itself, and its start runs at once); a start that
 fails (or times out) stops what was started, right to left, and the start answers False (the
 caller hands the group away: "Giving up resources due to failure of <rsc>").
 stop: a failed stop is tried again `stop_retries` times, `stop_retry_interval_ms` apart; if it
@@ -131,8 +132,11 @@ class GroupRunner:
         if self._closed:
             return False
         self._state = "starting"
-        for index in range(len(self._agents)):
-            if (await self._operate(index, "status")).ok:
+        for index, agent in enumerate(self._agents):
+            if (
+                not getattr(agent, "idempotent_start", False)
+                and (await self._operate(index, "status")).ok
+            ):
                 continue
             if self._closed:
                 return False

@@ -40,6 +40,16 @@ def test_start_skips_resources_already_running() -> None:
     assert steps(harness) == ["a:status", "a:start", "b:status", "c:status", "c:start"]
 
 
+def test_an_agent_with_an_idempotent_start_is_started_without_a_status_check() -> None:
+    """An agent that declares `idempotent_start` (it finds itself whether it runs) is started at
+    once; the others still get their status check first."""
+    harness = Harness(Clock(), ABC)
+    harness.agents["b"].idempotent_start = True  # type: ignore[attr-defined]
+    assert fired(harness.runner.start()) == [True]
+    assert steps(harness) == ["a:status", "a:start", "b:start", "c:status", "c:start"]
+    assert [resource.state for resource in harness.runner.snapshot()] == ["running"] * 3
+
+
 @pytest.mark.parametrize("outcome", [Outcome.FAILED, Outcome.TIMEOUT])
 def test_failed_start_stops_what_was_started_right_to_left(outcome: Outcome) -> None:
     """A start that fails or times out stops that resource and those before it, right to
