@@ -2,7 +2,10 @@
 
 Start reads the host's links, addresses and routes over netlink, places the address as the agent
 would (`hbtwist.resources.findif`), adds it, and announces it at once: the first gratuitous ARP
-leaves before `start` returns, the others follow on the reactor's clock. An IPv6 address is
+leaves before `start` returns, the others follow on the reactor's clock. The placement and the
+announcing socket are prepared ahead (when the agent is made, and after each stop): while the
+host reports no change to its links, addresses or routes, a start is one netlink request and the
+first announcement, and the group runner skips its status check (`idempotent_start`). An IPv6 address is
 announced once duplicate address detection is over, as `IPaddr2` does. Nothing here blocks,
 forks or starts a thread, and no operation raises: every failure is a FAILED result. The raw
 socket that announces is kept open between starts, since closing one stalls for an RCU grace
@@ -62,7 +65,8 @@ def native_ip_agent(
     host: Host | None = None,
 ) -> IResourceAgent | None:
     """The native agent of an IP resource; None when `resource` is not an IP resource, its
-    policy turns the native path off, or it needs the agent (see `ipspec.ip_spec`).
+    policy turns the native path off, or it needs the agent (see `ipspec.ip_spec`). An agent on
+    this host's netlink (no `host` given) is prepared for its first start at once.
 
     An `OCF::` resource's variables come from `ocf_environment`, by default its instance file.
     """
@@ -79,7 +83,11 @@ def native_ip_agent(
     spec = ip_spec(resource, environment)
     if not isinstance(spec, IpSpec):
         return None
-    return NativeIpAgent(resource, spec, context.reactor, policy, host or NetlinkHost())
+    if host is not None:
+        return NativeIpAgent(resource, spec, context.reactor, policy, host)
+    agent = NativeIpAgent(resource, spec, context.reactor, policy, NetlinkHost())
+    agent.prepare()
+    return agent
 
 
 def _instance_files(context: AgentContext) -> OcfEnvironment:
@@ -105,6 +113,8 @@ class NativeIpAgent:
     """Adds, announces, checks and removes one virtual address through netlink."""
 
     path = "native"
+    idempotent_start = True
+    """A start finds the address already there itself: the group runner checks nothing first."""
 
     def __init__(
         self,
@@ -131,34 +141,76 @@ class NativeIpAgent:
         self._sender_key: tuple[int, str, bytes] | None = None
         self._dad_call: IDelayedCall | None = None
         self._dad_result: Deferred[OperationResult] | None = None
+        self._prepared: Placement | None = None
+        """Where a start adds the address while the host has not changed (see `prepare`)."""
 
     @property
     def announcing(self) -> bool:
         """Whether announcements (or the wait for IPv6 address detection) are still pending."""
         return self._dad_call is not None or (self._announcer is not None and self._announcer.pending)
 
+    def prepare(self) -> None:
+        """Work out where the address goes and open the announcing socket ahead of a start:
+        while no link, address or route of the host changes, a start is then one netlink
+        request and the first announcement. Nothing is kept when the address is there already,
+        a loopback copy must move or the interface is down; failures are left to the start."""
+        self._prepared = None
+        spec = self.spec
+        try:
+            self._host.changed()
+            tables = self._host.tables(spec.family, routes=needs_routes(spec))
+            placement = place(spec, tables)
+            if (
+                not placement.link.up
+                or find_present(spec, tables, placement) is not None
+                or (spec.lvs_support and loopback_copies(spec, tables))
+            ):
+                return
+            if self._announces(placement.link):
+                self._sender_for(placement.link)
+        except Exception:  # noqa: BLE001 - the start reads the host again and reports
+            return
+        self._prepared = placement
+
     def start(self) -> Deferred[OperationResult]:
         """Add the address unless it is there already, then announce it."""
         began = self._clock.seconds()
         self._cancel_pending("started again")
         spec = self.spec
-        try:
-            tables = self._host.tables(spec.family, routes=needs_routes(spec))
-            placement = place(spec, tables)
-            if find_present(spec, tables, placement) is not None:
-                return self._done("start", began, Outcome.OK, f"{self._where(placement)} present")
-            if spec.lvs_support:
-                self._move_loopback_copies(tables)
-            self._host.add(spec.ip, placement, self._flags())
-            if not placement.link.up:
-                self._host.set_up(placement.link)
-        except PlacementError as error:
-            return self._done("start", began, Outcome.FAILED, str(error))
-        except Exception as error:  # noqa: BLE001 - every failure is a result
-            return self._done("start", began, Outcome.FAILED, f"adding {spec.ip}: {error}")
+        placement = self._add_prepared()
+        if placement is None:
+            try:
+                tables = self._host.tables(spec.family, routes=needs_routes(spec))
+                placement = place(spec, tables)
+                if find_present(spec, tables, placement) is not None:
+                    return self._done("start", began, Outcome.OK, f"{self._where(placement)} present")
+                if spec.lvs_support:
+                    self._move_loopback_copies(tables)
+                self._host.add(spec.ip, placement, self._flags())
+                if not placement.link.up:
+                    self._host.set_up(placement.link)
+            except PlacementError as error:
+                return self._done("start", began, Outcome.FAILED, str(error))
+            except Exception as error:  # noqa: BLE001 - every failure is a result
+                return self._done("start", began, Outcome.FAILED, f"adding {spec.ip}: {error}")
         if spec.family == socket.AF_INET6 and not spec.nodad:
             return self._after_detection(placement, began)
         return succeed(self._announce(placement, began))
+
+    def _add_prepared(self) -> Placement | None:
+        """The prepared placement, with the address added there, when nothing changed since it
+        was worked out; None when the start must read the host: nothing prepared, a change, or
+        the add refused (the address there already, the interface gone)."""
+        placement, self._prepared = self._prepared, None
+        if placement is None:
+            return None
+        try:
+            if self._host.changed():
+                return None
+            self._host.add(self.spec.ip, placement, self._flags())
+        except Exception:  # noqa: BLE001 - the full start decides
+            return None
+        return placement
 
     def stop(self) -> Deferred[OperationResult]:
         """Drop pending announcements and delete the address (absent is success)."""
@@ -173,6 +225,7 @@ class NativeIpAgent:
             return self._done("stop", began, Outcome.FAILED, f"removing {self.spec.ip}: {error}")
         if self.spec.lvs_support:
             self._restore_loopback()
+        self.prepare()
         detail = f"{self.spec.ip} removed" if found else f"{self.spec.ip} not present"
         return self._done("stop", began, Outcome.OK, detail)
 
@@ -200,7 +253,7 @@ class NativeIpAgent:
     def _announce(self, placement: Placement, began: float) -> OperationResult:
         link = placement.link
         where = self._where(placement)
-        if link.loopback or link.name.startswith("lo") or not link.mac or self._count < 1:
+        if not self._announces(link):
             return self._result("start", began, Outcome.OK, f"{where}, not announced")
         try:
             self._announcer = Announcer(
@@ -217,6 +270,10 @@ class NativeIpAgent:
             detail = f"announcing {self.spec.ip} on {link.name}: {error} (raw sockets need root)"
             return self._result("start", began, Outcome.FAILED, detail)
         return self._result("start", began, Outcome.OK, f"{where}, announced")
+
+    def _announces(self, link: Link) -> bool:
+        """Whether the address is announced on `link` (not on a loopback, nor without a MAC)."""
+        return not (link.loopback or link.name.startswith("lo") or not link.mac or self._count < 1)
 
     def _sender_for(self, link: Link) -> Sender:
         """The announcing socket for `link`, opened once and kept (see `Announcer`)."""

@@ -172,6 +172,21 @@ def test_lvs_loopback_copy_is_moved_away_and_back_as_ipaddr2_does(hosts: tuple[H
     assert [words[0] for words in address_words(shown[1]["lines"])] == ["lo"]
 
 
+def test_a_host_changed_after_the_agent_was_made_is_read_again(hosts: tuple[Host, Host]) -> None:
+    """The agent is prepared when it is made; a narrower route added afterwards still gives
+    the prefix findif finds at start, as IPaddr2 with that route in place."""
+    node, _ = hosts
+    route = ["ip", "route", "add", "192.0.2.64/26", "dev", "eth0"]
+    case = {"resource": "IPaddr2::192.0.2.70", "arp_count": 1, "ops": [route, "start", "show", "stop"]}
+    records = native(node, case)
+    assert [record["outcome"] for record in one(records, 0, "start")] == ["ok"], records
+    expected = real(node, [str(WRAPPERS / "IPaddr2"), "192.0.2.70"], "192.0.2.70", {})
+    assert expected["rc"] == 0, expected
+    shown = address_words(one(records, 0, "show")[0]["lines"])
+    assert shown == address_words(expected["lines"])
+    assert "192.0.2.70/26" in shown[0]
+
+
 def start_capture(lab: Lab, host: Host, seconds: float) -> Path:
     """A raw-socket capture on `host`'s eth0 for `seconds`; its output file, once it listens."""
     output = lab.host_dir(host) / f"capture-{time.monotonic_ns()}.json"

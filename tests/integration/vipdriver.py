@@ -7,7 +7,8 @@ Run inside a lab host's namespace (`ip netns exec NS python -m tests.integration
                               "arp_interval": ms}; each case's operations run in order under
                               the real reactor, one JSON line each: start, stop, status (the
                               agent's operation, timed); wait (until its announcements are all
-                              sent); show (the `ip -o addr` lines holding the address)
+                              sent); show (the `ip -o addr` lines holding the address); a list
+                              is a command run there and then (the host changed meanwhile)
     capture IFACE SECONDS     one JSON line per ARP frame or ICMPv6 neighbour advertisement
                               received on IFACE, after a first line {"ready": true}
 
@@ -120,7 +121,10 @@ async def _case(reactor: Any, number: int, case: dict[str, Any]) -> None:
         _emit({"case": number, "op": "build", "native": False})
         return
     for operation in case["ops"]:
-        if operation == "wait":
+        if isinstance(operation, list):
+            subprocess.run(operation, check=True)
+            _emit({"case": number, "op": "run"})
+        elif operation == "wait":
             while agent.announcing:
                 await task.deferLater(reactor, 0.01, lambda: None)
             _emit({"case": number, "op": "wait"})

@@ -49,6 +49,9 @@ class FakeHost:
         self.tentative = False
         self.cost = 0.0
         """Seconds each netlink call takes on the clock."""
+        self.reads = 0
+        """How many times the tables were read."""
+        self._seen: tuple[object, ...] | None = None
 
     def _call(self, name: str) -> None:
         self.clock.advance(self.cost)
@@ -57,6 +60,7 @@ class FakeHost:
 
     def tables(self, family: int, routes: bool = True) -> HostTables:
         self._call("tables")
+        self.reads += 1
         mine = tuple(address for address in self.addresses if address.family == family)
         return HostTables(tuple(self.links), mine, self.routes if routes else ())
 
@@ -86,6 +90,13 @@ class FakeHost:
         self.links = [
             dataclasses.replace(item, up=True) if item == link else item for item in self.links
         ]
+
+    def changed(self) -> bool:
+        """Whether links, addresses or routes differ from the last call (the first call: True)."""
+        self._call("changed")
+        now = (tuple(self.links), tuple(self.addresses), tuple(self.routes))
+        changed, self._seen = now != self._seen, now
+        return changed
 
     def settle(self, tentative: bool = False, dadfailed: bool = False) -> None:
         """Set the flags of every IPv6 address (the end of duplicate address detection)."""
