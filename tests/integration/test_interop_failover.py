@@ -2,7 +2,7 @@
 
 Hosts `hb` (the Debian package's daemon, tests/integration/realheartbeat.py), `tw` (hbtwist) and
 `client`, on the lab's two LANs. Both nodes read the same ha.cf (bar the unicast peer):
-`ucast eth0 <peer>`, `bcast eth1`, 100 ms keepalive, 500 ms deadtime, `auto_failback on`; and the
+`ucast eth0 <peer>`, `bcast eth1`, 200 ms keepalive, 2 s deadtime, `auto_failback on`; and the
 same haresources, one group preferred by each node:
 
     hb IPaddr2::192.0.2.100/24/eth0
@@ -43,7 +43,6 @@ from tests.integration.service import (
     holds_address,
     interleaved,
     kill_host,
-    measure,
     start_echo,
 )
 from tests.integration.shell import COMMAND_TIMEOUT
@@ -56,9 +55,16 @@ VIP = {HB: "192.0.2.100", TW: "192.0.2.101"}
 GROUPS = {node: f"IPaddr2::{address}/24/eth0" for node, address in VIP.items()}
 HARESOURCES = "".join(f"{node} {group}\n" for node, group in GROUPS.items())
 AUTHKEYS = "auth 1\n1 sha1 interop-failover-secret\n"
-KEEPALIVE_MS = 100
-DEADTIME_MS = 500
-WARNTIME_MS = 300
+KEEPALIVE_MS = 200
+DEADTIME_MS = 2000
+WARNTIME_MS = 1000
+"""Heartbeat handles 100 ms / 500 ms cleanly on an idle machine, but on a loaded one (2 vCPUs
+shared with other runs) both daemons were seen stalled for ~1 s at once: hbtwist defers its peer
+timeouts after a stall of its own, Heartbeat does not, declares the peer dead, takes its groups
+and, once it hears the peer again, logs `Cluster node tw returning after partition` and restarts
+itself. This test is about where the groups go, not about detection speed, so it leaves room."""
+POLL_INTERVAL = 0.25
+"""How often cl_status (a process beside Heartbeat) and hbctl are run while waiting."""
 
 STARTUP_SECONDS = 5.0
 """For this long after its start a node advertises a deadtime 2 s longer (Heartbeat does, and
@@ -71,11 +77,11 @@ MOVE_TIMEOUT = 20.0
 SETTLE_REPLIES = round((DUPLICATE_WINDOW + 0.2) / PROBE_INTERVAL)
 """Replies in a row from the new holder before a step counts as done: longer than the window in
 which a change back would count as two hosts serving, so the next step cannot fake one."""
-GAP_LIMIT = 10.0
+GAP_LIMIT = 12.0
 """The longest silence the client may see while a group moves. Measured here: 20 ms-1.3 s for
 a standby, a takeover or a failback (hbtwist's native address takes ~10 ms, Heartbeat's IPaddr2
-script ~0.5-1 s), deadtime plus ~0.1 s when hbtwist takes a dead node's group, 1.4-4.2 s when
-Heartbeat takes both groups of a dead node (its status script, mach_down, then its own group,
+script ~0.5-1 s); after a death, the deadtime plus ~0.1 s when hbtwist takes the group, plus
+1.4-4 s more when Heartbeat takes both groups (its status script, mach_down, then its own group,
 one after the other); the limit leaves room for a loaded machine."""
 
 SEVERE = re.compile(r":\s+(ERROR|CRIT|CRITICAL):", re.IGNORECASE)
@@ -116,7 +122,7 @@ def hbctl(lab: Lab, node: Node, *argv: str) -> subprocess.CompletedProcess[str]:
         raise LabError(f"hbctl {' '.join(argv)}: no answer within {COMMAND_TIMEOUT} s") from error
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, poll: float = 0.1) -> None:
+def wait_until(check: Callable[[], bool], timeout: float, what: str, poll: float) -> None:
     """Poll `check` until it holds; LabError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not check():
@@ -147,19 +153,39 @@ class Mixed:
 
     # Reading both sides
 
+    def hbtwist_holding(self) -> str:
+        """What hbtwist last reported holding (its `holding_changed` events), read from its log."""
+        changes = self.tw.events("holding_changed")
+        return str(changes[-1]["new"]) if changes else "none"
+
     def rscstatus(self) -> tuple[str, str]:
-        """What each side says it holds: (Heartbeat's `cl_status rscstatus`, hbtwist's
-        `hbctl rscstatus`)."""
+        """What each side says it holds: (Heartbeat's `cl_status rscstatus`, hbtwist's last
+        report of it)."""
         _code, real = self.hb.cl_status("rscstatus")
-        ours = hbctl(self.lab, self.tw, "rscstatus").stdout
-        return real.strip(), ours.strip()
+        return real.strip(), self.hbtwist_holding()
 
     def wait_rscstatus(self, real: str, ours: str, timeout: float = MOVE_TIMEOUT) -> None:
-        """Wait until Heartbeat reports holding `real` and hbtwist `ours` (both stable)."""
+        """Wait until Heartbeat reports holding `real` and hbtwist `ours` (both stable), then
+        until `hbctl rscstatus` says `ours` too."""
         try:
-            wait_until(lambda: self.rscstatus() == (real, ours), timeout, f"rscstatus {real}/{ours}")
+            wait_until(
+                lambda: self.rscstatus() == (real, ours),
+                timeout,
+                f"rscstatus {real}/{ours}",
+                poll=POLL_INTERVAL,
+            )
+            self.wait_hbctl_rscstatus(ours, timeout)
         except LabError as error:
             raise LabError(f"{error}: {self.rscstatus()}\n{self.context()}") from None
+
+    def wait_hbctl_rscstatus(self, ours: str, timeout: float = MOVE_TIMEOUT) -> None:
+        """Wait until `hbctl rscstatus` on tw prints `ours` (each call is a process: poll slowly)."""
+        wait_until(
+            lambda: hbctl(self.lab, self.tw, "rscstatus").stdout.strip() == ours,
+            timeout,
+            f"hbctl rscstatus {ours}",
+            poll=POLL_INTERVAL,
+        )
 
     def holders(self) -> dict[str, list[str]]:
         """Which of hb and tw have each address configured."""
@@ -185,12 +211,9 @@ class Mixed:
             except LabError as error:
                 raise LabError(f"{VIP[owner]}: {error}\n{self.context()}") from None
 
-    def move(
-        self, report: Report, label: str, at: float, expected: dict[str, str], victim: str | None = None
-    ) -> None:
+    def move(self, report: Report, label: str, at: float, expected: dict[str, str]) -> None:
         """After an action at `at`: each address in `expected` (by owner) ends up answered by
-        its host alone; the client's longest silence for each address that moved is reported
-        and bounded by GAP_LIMIT."""
+        its host alone; the client's silence at each handover is reported and bounded."""
         self.wait_served(expected, at)
         figures = []
         for owner, host in expected.items():
@@ -198,11 +221,10 @@ class Mixed:
             before = [r.host for r in replies if r.received < at]
             if before and before[-1] == host:
                 continue  # this address did not move
-            failover = measure(replies, at, victim)
-            assert failover.gap is not None, f"{VIP[owner]}: no takeover\n{self.context()}"
-            assert failover.hosts_after == (host,), f"{VIP[owner]}: {failover}\n{self.context()}"
-            assert failover.gap <= GAP_LIMIT, f"{VIP[owner]}: {failover}\n{self.context()}"
-            figures.append(f"{VIP[owner]} to {host} after {failover.gap * 1000:.0f} ms")
+            gap = handover_gap(replies, at, host)
+            assert gap is not None, f"{VIP[owner]}: no handover to {host}\n{self.context()}"
+            assert gap <= GAP_LIMIT, f"{VIP[owner]}: {gap:.3f} s of silence\n{self.context()}"
+            figures.append(f"{VIP[owner]} to {host} after {gap * 1000:.0f} ms")
         report(f"{label}: " + (", ".join(figures) or "nothing moved"))
 
     def kill_tw(self) -> float:
@@ -293,9 +315,47 @@ def flips(replies: list[Reply]) -> list[tuple[float, str, str]]:
     return [(b.received, a.host, b.host) for a, b in pairwise(replies) if a.host != b.host]
 
 
+def handover_gap(replies: list[Reply], at: float, host: str) -> float | None:
+    """The client's silence when `host` took over after `at`: from the reply before `host`'s
+    last run of answers to the first of them (None if `host` did not take over after `at`).
+    A stall of the whole machine elsewhere in the window is not counted, as the longest gap of
+    `measure` would count it."""
+    for earlier, later in reversed(list(pairwise(replies))):
+        if later.received < at:
+            return None
+        if later.host == host and earlier.host != host:
+            return later.received - earlier.received
+    return None
+
+
 def turns(replies: list[Reply]) -> list[str]:
     """The answering hosts in turn, one entry per uninterrupted run of one host's replies."""
     return [replies[0].host, *(new for _when, _old, new in flips(replies))] if replies else []
+
+
+def _replies(host: str, start: float, end: float, first_seq: int) -> list[Reply]:
+    """Replies from `host` every 5 ms from `start` to `end`."""
+    count = round((end - start) / PROBE_INTERVAL)
+    return [
+        Reply(start + i * PROBE_INTERVAL, first_seq + i, start + i * PROBE_INTERVAL - 0.001, host)
+        for i in range(count)
+    ]
+
+
+def test_handover_gap_is_the_silence_at_the_handover_only() -> None:
+    """A one-second stall of the old holder's answers before the handover is not the handover's
+    gap; the silence from the old holder's last reply to the new holder's first one is; no
+    change to the host after the action is no handover."""
+    replies = (
+        _replies("hb", 0.0, 1.0, 1)
+        + _replies("hb", 2.0, 2.5, 300)
+        + _replies("tw", 2.6, 3.0, 420)
+    )
+    gap = handover_gap(replies, at=0.5, host="tw")
+    assert gap is not None and abs(gap - 0.105) < 1e-6
+    assert handover_gap(replies, at=0.5, host="hb") is None
+    assert handover_gap(replies, at=2.8, host="tw") is None
+    assert turns(replies) == ["hb", "tw"]
 
 
 def test_groups_move_both_ways_between_heartbeat_and_hbtwist(mixed: Mixed, report: Report) -> None:
@@ -342,8 +402,10 @@ def test_groups_move_both_ways_between_heartbeat_and_hbtwist(mixed: Mixed, repor
     killed = cluster.kill_tw()
     seen = hb.wait_node_status(TW, "dead", timeout=MOVE_TIMEOUT)
     report(f"tw killed: Heartbeat reports it dead within {(seen - killed) * 1000:.0f} ms")
-    cluster.move(report, "tw killed", killed, {HB: HB, TW: HB}, victim=TW)
-    wait_until(lambda: hb.cl_status("rscstatus")[1].strip() == "all", MOVE_TIMEOUT, "hb holds all")
+    cluster.move(report, "tw killed", killed, {HB: HB, TW: HB})
+    wait_until(
+        lambda: hb.cl_status("rscstatus")[1].strip() == "all", MOVE_TIMEOUT, "hb all", POLL_INTERVAL
+    )
     assert hb.log_lines(f"mach_down takeover complete for node {TW}.", mark), cluster.context()
 
     # tw returns: Heartbeat's auto failback gives it its group.
@@ -360,12 +422,8 @@ def test_groups_move_both_ways_between_heartbeat_and_hbtwist(mixed: Mixed, repor
         "node_status_changed", timeout=MOVE_TIMEOUT, since=killed, node=HB, new="dead"
     )
     report(f"hb killed: hbtwist reports it dead after {(dead['time'] - killed) * 1000:.0f} ms")
-    cluster.move(report, "hb killed", killed, {HB: TW, TW: TW}, victim=HB)
-    wait_until(
-        lambda: hbctl(cluster.lab, cluster.tw, "rscstatus").stdout.strip() == "all",
-        MOVE_TIMEOUT,
-        "tw holds all",
-    )
+    cluster.move(report, "hb killed", killed, {HB: TW, TW: TW})
+    cluster.wait_hbctl_rscstatus("all")
 
     # hb returns: hbtwist's auto failback gives it its group.
     back = cluster.restart_hb()
