@@ -5,10 +5,10 @@ would (`hbtwist.resources.findif`), adds it, and announces it at once: the first
 leaves before `start` returns, the others follow on the reactor's clock. The placement and the
 announcing socket are prepared ahead (when the agent is made, and after each stop): while the
 host reports no change to its links, addresses or routes, a start is one netlink request and the
-first announcement, and the group runner skips its status check (`idempotent_start`). An IPv6 address is
-announced once duplicate address detection is over, as `IPaddr2` does. Nothing here blocks,
-forks or starts a thread, and no operation raises: every failure is a FAILED result. The raw
-socket that announces is kept open between starts, since closing one stalls for an RCU grace
+first announcement, and the group runner skips its status check (`idempotent_start`). An IPv6
+address is announced once duplicate address detection is over, as `IPaddr2` does. Nothing here
+blocks, forks or starts a thread, and no operation raises: every failure is a FAILED result. The
+raw socket that announces is kept open between starts, since closing one stalls for an RCU grace
 period.
 
 With `lvs_support` (always set by Heartbeat's `IPaddr2` wrapper) a `/32` copy of the address on
