@@ -28,6 +28,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import pairwise
 
 import pytest
@@ -87,6 +88,11 @@ one after the other); the limit leaves room for a loaded machine."""
 SEVERE = re.compile(r":\s+(ERROR|CRIT|CRITICAL):", re.IGNORECASE)
 """An error or critical line of the daemon (`[pid]: ERROR: `) or of a script it ran
 (`IPaddr2(...)[pid]:    ERROR: `)."""
+FIFO_LOSS = "msg2string: Message with zero fields"
+"""Heartbeat 3.0.6's FIFO reader wakes every second (an alarm around its blocking read) and drops
+a message it has only half read: a script that writes its request in pieces (`hb_standby`, also
+run by `rc.d/hb_takeover`) loses it when slow, as on a loaded machine. Seen here once in about
+fifteen runs under load; the request is then simply made again."""
 ENVIRONMENT_ERRORS = ("Cannot lock ourselves into memory",)
 """Heartbeat's ERROR lines at every start in this lab (RLIMIT_MEMLOCK cannot be raised)."""
 
@@ -150,6 +156,8 @@ class Mixed:
     """By the node whose group the probed address is."""
     tw_runs: list[Node] = field(default_factory=list)
     """Every hbtwist daemon started on tw, for the log scan."""
+    fifo_losses: int = 0
+    """Requests Heartbeat's FIFO reader dropped, which were made again."""
 
     # Reading both sides
 
@@ -197,6 +205,46 @@ class Mixed:
     def context(self) -> str:
         """Both sides' recent logs, for assertion messages."""
         return f"{self.tw.tail()}\n{self.hb.tail(40)}"
+
+    # Requests
+
+    def request(self, report: Report, send: Callable[[], None], accepted: str) -> float:
+        """Make a request that reaches Heartbeat through its FIFO (`send`) and wait until
+        Heartbeat logs `accepted`; made once more if its FIFO reader dropped it (FIFO_LOSS).
+        The time of the request that was accepted."""
+        for _attempt in range(2):
+            mark = self.hb.log_mark()
+            asked = time.time()
+            send()
+            self.hb.wait_until(
+                partial(self._answered, accepted, mark), MOVE_TIMEOUT, f"{accepted!r} or {FIFO_LOSS!r}"
+            )
+            if self.hb.log_lines(accepted, mark):
+                return asked
+            self.fifo_losses += 1
+            report(f"Heartbeat's FIFO reader dropped a request ({FIFO_LOSS}): made again")
+        raise LabError(f"Heartbeat dropped the request twice\n{self.context()}")
+
+    def _answered(self, accepted: str, since: int) -> bool:
+        """Whether Heartbeat logged `accepted` or FIFO_LOSS after `since`."""
+        return bool(self.hb.log_lines(accepted, since) or self.hb.log_lines(FIFO_LOSS, since))
+
+    def hbctl_ok(self, *argv: str) -> Callable[[], None]:
+        """A request: `hbctl ARGV` on tw, which must be accepted (exit status 0)."""
+
+        def send() -> None:
+            result = hbctl(self.lab, self.tw, *argv)
+            assert result.returncode == 0, result.stderr
+
+        return send
+
+    def heartbeat_script(self, run: Callable[[str], int], which: str) -> Callable[[], None]:
+        """A request: Heartbeat's `hb_standby` or `hb_takeover` (`run`) with `which`."""
+
+        def send() -> None:
+            assert run(which) == 0
+
+        return send
 
     # Moves
 
@@ -274,8 +322,16 @@ class Mixed:
         return [
             line
             for line in self.hb.log_lines()
-            if SEVERE.search(line) and not any(noise in line for noise in ENVIRONMENT_ERRORS)
+            if SEVERE.search(line)
+            and not any(noise in line for noise in (*ENVIRONMENT_ERRORS, FIFO_LOSS))
         ]
+
+    def assert_logs_clean(self) -> None:
+        """Heartbeat logged no error (but the FIFO losses noticed and made good) and hbtwist
+        no error or critical line."""
+        assert self.heartbeat_errors() == [], self.context()
+        assert len(self.hb.log_lines(FIFO_LOSS)) == self.fifo_losses, self.context()
+        assert self.hbtwist_errors() == [], self.context()
 
     def hbtwist_errors(self) -> list[str]:
         """hbtwist's error and critical records, over every run on tw."""
@@ -383,15 +439,16 @@ def test_groups_move_both_ways_between_heartbeat_and_hbtwist(mixed: Mixed, repor
     asked = time.time()
     result = hbctl(cluster.lab, cluster.tw, "standby")
     assert result.returncode == 0, result.stderr
+    hb.wait_for_log(f"{TW} wants to go standby [all]", MOVE_TIMEOUT, since=mark)
     cluster.move(report, "hbctl standby on tw", asked, {HB: HB, TW: HB})
     cluster.wait_rscstatus("all", "none")
     assert cluster.holders() == {HB: [HB], TW: [HB]}, cluster.context()
-    assert hb.log_lines(f"{TW} wants to go standby [all]", mark), cluster.context()
 
     # Standby on hb (hb_standby): hbtwist takes both groups.
     mark = hb.log_mark()
-    asked = time.time()
-    assert hb.hb_standby("all") == 0
+    asked = cluster.request(
+        report, cluster.heartbeat_script(hb.hb_standby, "all"), f"{HB} wants to go standby [all]"
+    )
     cluster.move(report, "hb_standby on hb", asked, {HB: TW, TW: TW})
     cluster.wait_rscstatus("none", "all")
     assert cluster.holders() == {HB: [TW], TW: [TW]}, cluster.context()
@@ -437,8 +494,7 @@ def test_groups_move_both_ways_between_heartbeat_and_hbtwist(mixed: Mixed, repor
         replies = prober.replies()
         assert not interleaved(replies), f"{VIP[owner]}: {flips(replies)}"
         assert turns(replies) == expected_turns[owner], f"{VIP[owner]}: {flips(replies)}"
-    assert cluster.heartbeat_errors() == [], cluster.context()
-    assert cluster.hbtwist_errors() == [], cluster.context()
+    cluster.assert_logs_clean()
 
 
 def test_takeover_requests_move_groups_both_ways(mixed: Mixed, report: Report) -> None:
@@ -451,28 +507,24 @@ def test_takeover_requests_move_groups_both_ways(mixed: Mixed, report: Report) -
     cluster.wait_served({HB: HB, TW: TW}, cluster.tw.started_at, timeout=UP_TIMEOUT)
     cluster.wait_rscstatus("local", "local")
 
-    mark = hb.log_mark()
-    asked = time.time()
-    result = hbctl(cluster.lab, cluster.tw, "takeover", "foreign")
-    assert result.returncode == 0, result.stderr
+    # Heartbeat's rc.d/hb_takeover answers with `hb_standby` of the mirrored set.
+    asked = cluster.request(
+        report, cluster.hbctl_ok("takeover", "foreign"), f"{HB} wants to go standby [local]"
+    )
     cluster.move(report, "hbctl takeover foreign on tw", asked, {HB: TW, TW: TW})
     cluster.wait_rscstatus("none", "all")
-    assert hb.log_lines(f"{HB} wants to go standby [local]", mark), cluster.context()
 
-    mark = hb.log_mark()
-    asked = time.time()
-    assert hb.hb_takeover("all") == 0
+    asked = cluster.request(
+        report, cluster.heartbeat_script(hb.hb_takeover, "all"), f"{TW} wants to go standby [all]"
+    )
     cluster.move(report, "hb_takeover all on hb", asked, {HB: HB, TW: HB})
     cluster.wait_rscstatus("all", "none")
-    assert hb.log_lines(f"{TW} wants to go standby [all]", mark), cluster.context()
 
-    mark = hb.log_mark()
-    asked = time.time()
-    result = hbctl(cluster.lab, cluster.tw, "takeover", "local")
-    assert result.returncode == 0, result.stderr
+    asked = cluster.request(
+        report, cluster.hbctl_ok("takeover", "local"), f"{HB} wants to go standby [foreign]"
+    )
     cluster.move(report, "hbctl takeover local on tw", asked, {HB: HB, TW: TW})
     cluster.wait_rscstatus("local", "local")
-    assert hb.log_lines(f"{HB} wants to go standby [foreign]", mark), cluster.context()
     assert cluster.holders() == {HB: [HB], TW: [TW]}, cluster.context()
 
     expected_turns = {HB: [HB, TW, HB], TW: [TW, HB, TW]}
@@ -480,5 +532,4 @@ def test_takeover_requests_move_groups_both_ways(mixed: Mixed, report: Report) -
         replies = prober.replies()
         assert not interleaved(replies), f"{VIP[owner]}: {flips(replies)}"
         assert turns(replies) == expected_turns[owner], f"{VIP[owner]}: {flips(replies)}"
-    assert cluster.heartbeat_errors() == [], cluster.context()
-    assert cluster.hbtwist_errors() == [], cluster.context()
+    cluster.assert_logs_clean()
