@@ -170,8 +170,8 @@ class ResourceManager:
         self.send(rscmsg.resource_report(word, stable, self.held(), info))
 
     def _resource_report(self, sender: str, message: Message) -> None:
-        if message.text("info") == "mach_down":
-            self.say("info", "mach_down takeover complete.")
+        if message.text("info") == "mach_down":  # its mach_down script took a dead node's groups
+            self.learn_holdings(sender, self.claims(sender, message), full=False)
             return
         self.learn_holdings(sender, self.claims(sender, message))
         stable = message.text("isstable") == "1"
@@ -195,17 +195,17 @@ class ResourceManager:
         specs = [group.spec for group in self.groups.values()]
         return claimed(specs, sender, message.text("rsc_hold") or "none")
 
-    def learn_holdings(self, sender: str, keys: Iterable[str]) -> None:
-        """`sender` holds exactly `keys` (groups running here are known better here)."""
+    def learn_holdings(self, sender: str, keys: Iterable[str], full: bool = True) -> None:
+        """`sender` holds exactly `keys` (not `full`: these too, unless known held elsewhere)."""
         keys = set(keys)
         for key, group in self.groups.items():
-            if group.state in HELD:
+            if group.state in HELD or not (full or group.holder in (None, sender)):
                 continue
             if key in keys:
                 if group.state is State.FAILED:
                     self._set_state(group, State.STOPPED)
                 self.set_holder(group, sender)
-            elif group.holder == sender:
+            elif full and group.holder == sender:
                 self.set_holder(group, None)
 
     # Start-up
