@@ -71,7 +71,7 @@ STARTUP_SECONDS = 5.0
 """For this long after its start a node advertises a deadtime 2 s longer (Heartbeat does, and
 hbtwist likewise): a death in that window is detected late, so a kill waits until it is over."""
 UP_TIMEOUT = 30.0
-"""From Heartbeat's start to both addresses served (hbtwist's start takes seconds on a loaded
+"""From the daemons' start to both addresses served (hbtwist's start takes seconds on a loaded
 machine)."""
 MOVE_TIMEOUT = 20.0
 """From a standby, a death or a return to the client hearing the new holder for a while."""
