@@ -81,8 +81,10 @@ class NetlinkHost:
         self._route.change(rt.RTM_NEWADDR, rt.NLM_F_CREATE | rt.NLM_F_EXCL, body)
 
     def delete(self, address: Address) -> None:
-        """`ip addr del local/prefix dev NIC`; an address already gone is not an error."""
-        body = rt.delete_address_body(address.family, address.index, address.local, address.prefix)
+        """`ip addr del local/prefix [peer P] dev NIC`; an address already gone is not an error."""
+        body = rt.delete_address_body(
+            address.family, address.index, address.local, address.prefix, address.peer
+        )
         try:
             self._route.change(rt.RTM_DELADDR, 0, body)
         except OSError as error:

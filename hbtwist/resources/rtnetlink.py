@@ -180,10 +180,14 @@ def add_address_body(
     return body
 
 
-def delete_address_body(family: int, index: int, local: str, prefix: int) -> bytes:
-    """ifaddrmsg and attributes of `ip addr del local/prefix dev INDEX`."""
+def delete_address_body(
+    family: int, index: int, local: str, prefix: int, peer: str | None = None
+) -> bytes:
+    """ifaddrmsg and attributes deleting exactly one address: its local address, and its peer
+    (or the local address again) with the prefix, which the kernel matches too."""
     body = ADDRESS_HEADER.pack(family, prefix, 0, 0, index)
-    return body + attribute(IFA_LOCAL, socket.inet_pton(family, local))
+    body += attribute(IFA_LOCAL, socket.inet_pton(family, local))
+    return body + attribute(IFA_ADDRESS, socket.inet_pton(family, peer or local))
 
 
 def link_up_body(index: int) -> bytes:

@@ -88,12 +88,17 @@ def test_an_add_is_what_ip_addr_add_sends() -> None:
     }
 
 
-def test_a_delete_names_the_local_address_only() -> None:
-    """RTM_DELADDR carries IFA_LOCAL alone, as `ip addr del` does."""
+def test_a_delete_names_the_address_its_peer_and_prefix() -> None:
+    """RTM_DELADDR carries IFA_LOCAL and IFA_ADDRESS (the peer, else the local address again),
+    so the kernel deletes that address and no other of the same local address."""
     body = rt.delete_address_body(socket.AF_INET6, 3, "2001:db8::50", 64)
     assert rt.ADDRESS_HEADER.unpack_from(body) == (socket.AF_INET6, 64, 0, 0, 3)
     local = socket.inet_pton(socket.AF_INET6, "2001:db8::50")
-    assert rt.parse_attributes(body, rt.ADDRESS_HEADER.size) == {rt.IFA_LOCAL: local}
+    attributes = rt.parse_attributes(body, rt.ADDRESS_HEADER.size)
+    assert attributes == {rt.IFA_LOCAL: local, rt.IFA_ADDRESS: local}
+    peer = rt.delete_address_body(socket.AF_INET, 2, "10.0.0.1", 32, "10.0.0.2")
+    attributes = rt.parse_attributes(peer, rt.ADDRESS_HEADER.size)
+    assert attributes[rt.IFA_ADDRESS] == socket.inet_aton("10.0.0.2")
 
 
 def test_messages_and_attributes_are_split_at_their_padding() -> None:
