@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import groupby, pairwise
 from pathlib import Path
 from subprocess import Popen
 from typing import Any
@@ -238,6 +238,33 @@ def interleaved(replies: Sequence[Reply], window: float = DUPLICATE_WINDOW) -> b
     # Where the answering host changes: a change back within the window is two hosts serving.
     changes = [b for a, b in pairwise(replies) if a.host != b.host]
     return any(later.received - earlier.received <= window for earlier, later in pairwise(changes))
+
+
+def turns(replies: Sequence[Reply]) -> list[str]:
+    """The answering hosts in turn, in the order the datagrams were sent (a late answer to an
+    earlier datagram can arrive after the next host's first one): one entry per uninterrupted
+    run of one host's answers (`["node1", "node2"]` is one handover; a host coming back shows
+    twice)."""
+    in_order = sorted(replies, key=lambda reply: reply.seq)
+    return [host for host, _ in groupby(reply.host for reply in in_order)]
+
+
+def answered_twice(replies: Sequence[Reply]) -> list[int]:
+    """The datagrams (by number) that more than one host answered."""
+    hosts: dict[int, set[str]] = {}
+    for reply in replies:
+        hosts.setdefault(reply.seq, set()).add(reply.host)
+    return sorted(seq for seq, answered in hosts.items() if len(answered) > 1)
+
+
+def handover_gap(replies: Sequence[Reply], since: float, giver: str, taker: str) -> float | None:
+    """The client-observed gap of a move from `giver` to `taker` begun at `since`: from the reply
+    just before the taker's first one after `since` to that first one. None when the taker never
+    answered after `since`, or the reply before its first one did not come from the giver."""
+    for earlier, later in pairwise(replies):
+        if later.received >= since and later.host == taker:
+            return later.received - earlier.received if earlier.host == giver else None
+    return None
 
 
 def measure(
