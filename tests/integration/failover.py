@@ -4,20 +4,28 @@ Hosts `node1` (192.0.2.11, 198.51.100.11), `node2` (.12) and `client` (.13) on t
 LANs. Both nodes run the echo service (`tests.integration.service`); the client probes the
 virtual IP 192.0.2.100, which haresources gives to node1 (`IPaddr2::192.0.2.100/24/eth0`).
 Each node's ha.cf has a `ucast eth0 <peer>` line (LAN A), `bcast eth1` (LAN B) and
-`auto_failback on`; `hbtwist.cf` holds `native_ip off` when the `IPaddr2` agent is forced.
+`auto_failback on` (or as `Setup` says); `hbtwist.cf` holds `native_ip off` when the `IPaddr2`
+agent is forced, then `Setup`'s settings; `Setup` may give another haresources.
 
-`HbtwistPair` starts both daemons fresh, waits until node1 serves the virtual IP, kills it
-(both its cables cut and its daemon killed with SIGKILL) and puts everything back.
+`HbtwistPair` starts both daemons fresh (optionally past their start-up period, optionally
+real-time), waits until node1 serves the virtual IP, kills it (both its cables cut and its
+daemon killed with SIGKILL), restarts a node as after a reboot, asks hbctl, installs resource.d
+scripts, and puts everything back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.integration.lab import HBCTL, Host, Lab, LabError, Node, control_address
 from tests.integration.service import Prober, drop_address, kill_host, start_echo
@@ -78,8 +86,8 @@ def build(lab: Lab) -> Scenario:
     return scenario
 
 
-def ha_cf(host: Host, peer: Host, timing: Timing) -> str:
-    """ha.cf of `host`: ucast to the peer on LAN A, bcast on LAN B, auto_failback on."""
+def ha_cf(host: Host, peer: Host, timing: Timing, auto_failback: str = "on") -> str:
+    """ha.cf of `host`: ucast to the peer on LAN A, bcast on LAN B, `auto_failback` (on)."""
     lines = [
         f"# failover lab, node {host.name}",
         "udpport 694",
@@ -89,7 +97,7 @@ def ha_cf(host: Host, peer: Host, timing: Timing) -> str:
         f"initdead {timing.initdead_s}",
         f"ucast eth0 {peer.addr_a}",
         "bcast eth1",
-        "auto_failback on",
+        f"auto_failback {auto_failback}",
         "node " + " ".join(NODE_NAMES),
     ]
     return "\n".join(lines) + "\n"
@@ -100,15 +108,46 @@ def haresources(holder: str = "node1") -> str:
     return f"{holder} IPaddr2::{VIP}/{VIP_PREFIX}/eth0\n"
 
 
-def hbtwist_cf(native_ip: bool) -> str | None:
-    """The hbtwist-only settings: `native_ip off` forces the agent; None: no file (defaults)."""
-    return None if native_ip else "native_ip off\n"
+def hbtwist_cf(native_ip: bool, extra: str = "") -> str | None:
+    """The hbtwist-only settings: `native_ip off` forces the agent, then the `extra` lines;
+    None: no file (defaults)."""
+    text = ("" if native_ip else "native_ip off\n") + extra
+    return text or None
 
 
-def start_nodes(scenario: Scenario, timing: Timing, native_ip: bool = True) -> dict[str, Node]:
+@dataclass(frozen=True)
+class Setup:
+    """What the daemons are started with beyond the timings: ha.cf's `auto_failback`, the
+    hbtwist.cf lines added after the `native_ip` one, haresources (None: `haresources()`) and
+    whether they run with real-time scheduling (`make_realtime`)."""
+
+    auto_failback: str = "on"
+    settings: str = ""
+    resources: str | None = None
+    realtime: bool = False
+
+
+def make_realtime(node: Node) -> None:
+    """Run `node`'s daemon under SCHED_RR (priority 1), its children and threads as usual; where
+    the machine refuses it (a container may, even to root) the daemon runs as it is.
+
+    Heartbeat's default (`realtime on`): a shared, loaded machine then cannot delay the
+    heartbeats of a 60 ms deadtime past it, while the resource scripts the daemon starts run with
+    ordinary priority (SCHED_RESET_ON_FORK). hbtwist accepts `realtime` without applying it.
+    """
+    policy = os.SCHED_RR | os.SCHED_RESET_ON_FORK
+    with contextlib.suppress(PermissionError):
+        os.sched_setscheduler(node.pid, policy, os.sched_param(1))
+
+
+def start_nodes(
+    scenario: Scenario, timing: Timing, native_ip: bool = True, setup: Setup | None = None
+) -> dict[str, Node]:
     """Write every node's configuration and start both daemons; returns them by name."""
     lab = scenario.lab
-    settings = hbtwist_cf(native_ip)
+    setup = setup or Setup()
+    settings = hbtwist_cf(native_ip, setup.settings)
+    resources = haresources() if setup.resources is None else setup.resources
     nodes = {}
     for host in scenario.nodes:
         settings_path = lab.host_dir(host) / "ha.d" / "hbtwist.cf"
@@ -117,36 +156,52 @@ def start_nodes(scenario: Scenario, timing: Timing, native_ip: bool = True) -> d
             settings_path.unlink(missing_ok=True)
         else:
             settings_path.write_text(settings)
-        config = ha_cf(host, scenario.peer(host), timing)
-        nodes[host.name] = lab.start_hbtwist(host, config, AUTHKEYS, haresources())
+        config = ha_cf(host, scenario.peer(host), timing, setup.auto_failback)
+        nodes[host.name] = lab.start_hbtwist(host, config, AUTHKEYS, resources)
+        if setup.realtime:
+            make_realtime(nodes[host.name])
     return nodes
+
+
+def hbctl_at_once(lab: Lab, requests: Sequence[tuple[Node, Sequence[str]]]) -> list[str]:
+    """Run `hbctl ARGV --control <node's socket>` for every (node, ARGV) at once; their standard
+    outputs, in order. A failure or no answer within COMMAND_TIMEOUT is a LabError."""
+    asked = [
+        subprocess.Popen(
+            [*HBCTL, *argv, "--control", control_address(lab, node)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for node, argv in requests
+    ]
+    outputs = []
+    try:
+        for (node, argv), proc in zip(requests, asked, strict=True):
+            what = f"hbctl {' '.join(argv)} on {node.name}"
+            try:
+                out, err = proc.communicate(timeout=COMMAND_TIMEOUT)
+            except subprocess.TimeoutExpired as error:
+                raise LabError(f"{what}: no answer within {COMMAND_TIMEOUT} s") from error
+            if proc.returncode != 0:
+                raise LabError(f"{what}: exit status {proc.returncode}: {err.strip()}")
+            outputs.append(out)
+    finally:
+        for proc in asked:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+    return outputs
 
 
 def peer_deadtimes(lab: Lab, nodes: dict[str, Node]) -> dict[str, dict[str, int]]:
     """For each node, the deadtime (ms) each peer advertises (`hbctl nodes --json`, asked of
     all nodes at once)."""
-    asked = {
-        name: subprocess.Popen(
-            [*HBCTL, "nodes", "--json", "--control", control_address(lab, node)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name, node in nodes.items()
-    }
+    outputs = hbctl_at_once(lab, [(node, ("nodes", "--json")) for node in nodes.values()])
     answers = {}
-    for name, proc in asked.items():
-        try:
-            out, err = proc.communicate(timeout=COMMAND_TIMEOUT)
-        except subprocess.TimeoutExpired as error:
-            proc.kill()
-            proc.wait()
-            raise LabError(f"hbctl nodes on {name}: no answer within {COMMAND_TIMEOUT} s") from error
-        if proc.returncode != 0:
-            raise LabError(f"hbctl nodes on {name}: exit status {proc.returncode}: {err.strip()}")
-        answers[name] = {
-            record["name"]: record["deadtime_ms"] for record in json.loads(out) if record["name"] != name
-        }
+    for name, out in zip(nodes, outputs, strict=True):
+        records = json.loads(out)
+        answers[name] = {r["name"]: r["deadtime_ms"] for r in records if r["name"] != name}
     return answers
 
 
@@ -183,26 +238,79 @@ class HbtwistPair:
     """hbtwist on node1 and node2 of `scenario` with one timing setting, started fresh by `start`."""
 
     def __init__(
-        self, scenario: Scenario, timing: Timing, native_ip: bool = True, *, ask: bool = True
+        self,
+        scenario: Scenario,
+        timing: Timing,
+        native_ip: bool = True,
+        *,
+        ask: bool = True,
+        setup: Setup | None = None,
     ) -> None:
         self.scenario = scenario
         self.timing = timing
         self.native_ip = native_ip
         self.ask = ask
         """Confirm the end of the start-up period with hbctl (see `wait_settled`)."""
+        self.setup = setup or Setup()
         self.nodes: dict[str, Node] = {}
 
-    def launch(self) -> dict[str, Node]:
-        """Start both daemons and wait until they are settled; the daemons by name."""
-        self.nodes = start_nodes(self.scenario, self.timing, self.native_ip)
-        wait_settled(self.scenario.lab, self.nodes, self.timing, ask=self.ask)
+    def launch(self, settle: bool = True) -> dict[str, Node]:
+        """Start both daemons and wait until they see each other active and, with `settle`,
+        until they are past the start-up period (see `wait_settled`); the daemons by name."""
+        self.nodes = start_nodes(self.scenario, self.timing, self.native_ip, self.setup)
+        if settle:
+            wait_settled(self.scenario.lab, self.nodes, self.timing, ask=self.ask)
+        else:
+            for node in self.nodes.values():
+                node.wait_for(
+                    lambda view: all(view.node(name) == "active" for name in NODE_NAMES),
+                    20.0,
+                    "both nodes active",
+                )
         return self.nodes
 
-    def start(self, prober: Prober, since: float, timeout: float = 10.0) -> None:
+    def start(self, prober: Prober, since: float, timeout: float = 10.0, *, settle: bool = True) -> None:
         """`launch`, then wait until the client hears node1 at the virtual IP (replies received
         after `since`)."""
-        self.launch()
+        self.launch(settle)
         prober.wait_answering("node1", since, timeout=timeout)
+
+    def install_script(self, name: str, text: str) -> None:
+        """Put an executable `resource.d/<name>` script with `text` in every node's config
+        directory (`reset` removes them)."""
+        for host in self.scenario.nodes:
+            directory = self.scenario.lab.host_dir(host) / "ha.d" / "resource.d"
+            directory.mkdir(parents=True, exist_ok=True)
+            script = directory / name
+            script.write_text(text)
+            script.chmod(0o755)
+
+    def hbctl(self, name: str, *argv: str) -> str:
+        """Run `hbctl argv...` against node `name`'s daemon; its standard output."""
+        return hbctl_at_once(self.scenario.lab, [(self.nodes[name], argv)])[0]
+
+    def answers(self, name: str) -> tuple[str, dict[str, Any]]:
+        """Node `name`'s `hbctl rscstatus` word and `hbctl resources --json` answer (asked at
+        once)."""
+        node = self.nodes[name]
+        questions = [(node, ("rscstatus",)), (node, ("resources", "--json"))]
+        word, status = hbctl_at_once(self.scenario.lab, questions)
+        return word.strip(), json.loads(status)
+
+    def restart(self, name: str) -> Node:
+        """Start node `name`'s daemon again, as after a reboot: a daemon still running is
+        stopped; the virtual IP a dead one left is removed and its cables are plugged back in
+        first. The new daemon is `nodes[name]`."""
+        node = self.nodes[name]
+        if node.running:
+            node.stop()
+        node.wait()
+        Path(control_address(self.scenario.lab, node).removeprefix("unix:")).unlink(missing_ok=True)
+        self._plug_in(node.host)
+        self.nodes[name] = self.scenario.lab.restart(node)
+        if self.setup.realtime:
+            make_realtime(self.nodes[name])
+        return self.nodes[name]
 
     def kill_master(self) -> float:
         """node1 dies: its cables cut and its daemon SIGKILLed at once; the time of death."""
@@ -226,14 +334,22 @@ class HbtwistPair:
         return float(event["time"]) - killed_at
 
     def reset(self) -> None:
-        """Stop the daemons, remove what a dead node left (its control socket, the virtual IP)
-        and plug every cable back."""
+        """Stop the daemons, remove what a dead node left (its control socket, the virtual IP),
+        plug every cable back and remove the installed scripts."""
         for node in self.nodes.values():
             node.stop()
             # A killed daemon leaves its control socket behind (it cannot be copied or reused).
             Path(control_address(self.scenario.lab, node).removeprefix("unix:")).unlink(missing_ok=True)
         self.nodes = {}
         for host in self.scenario.nodes:
-            drop_address(host, VIP, VIP_PREFIX)
-            for lan in ("a", "b"):
-                self.scenario.lab.heal(host, lan)
+            self._plug_in(host)
+            shutil.rmtree(self.scenario.lab.host_dir(host) / "ha.d" / "resource.d", ignore_errors=True)
+
+    def _plug_in(self, host: Host) -> None:
+        """Plug `host`'s cables back in as after a reboot: without the virtual IP, and without
+        the datagrams of a dead daemon still queued for address resolution (they would reach
+        the peer as heartbeats of a node returning after a partition)."""
+        drop_address(host, VIP, VIP_PREFIX)
+        host.run("ip", "neigh", "flush", "all")
+        for lan in ("a", "b"):
+            self.scenario.lab.heal(host, lan)
