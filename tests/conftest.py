@@ -135,3 +135,10 @@ def _no_timers_left_behind(
             "leaves_timers):\n  " + "\n  ".join(pending),
             pytrace=False,
         )
+
+
+@pytest.fixture(autouse=True)
+def _test_process_keeps_its_scheduling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node service started inside the test process does not switch the whole test run to a
+    real-time priority (`realtime on`, ha.cf's default); daemons started as processes still do."""
+    monkeypatch.setattr("hbtwist.daemon.node.enter_realtime", lambda enabled, priority: False)

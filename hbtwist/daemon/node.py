@@ -30,6 +30,7 @@ from hbtwist.core.stamp import Identity, Stamper
 from hbtwist.core.timing import Timing
 from hbtwist.daemon.groups import GroupHost, group_specs
 from hbtwist.daemon.loadavg import CachedLoadavg
+from hbtwist.daemon.realtime import enter_realtime
 from hbtwist.media.guard import send_all, start_links
 from hbtwist.media.interface import (
     IMediumLink,
@@ -121,6 +122,7 @@ class NodeService(service.Service):
         _log.info(
             "Configuration validated. Starting heartbeat {version}", version=f"hbtwist {__version__}"
         )
+        enter_realtime(self.config.hacf.realtime, self.config.hacf.rtprio)
         _log.info("Heartbeat generation: {generation}", generation=self.identity.generation)
         self.core.start()
 
