@@ -16,6 +16,7 @@ from hbtwist.core.groupstate import HELD, Group, Phase, State
 from hbtwist.core.holders import GroupSpec, claimed, taker
 from hbtwist.core.legacy import LegacyFailback
 from hbtwist.core.output import IFailoverOutput
+from hbtwist.core.partition import release_duplicates
 from hbtwist.core.snapshot import FailoverSnapshot, GroupSnapshot, ResourceSnapshot
 from hbtwist.core.standby import Standby
 from hbtwist.wire import Message
@@ -57,8 +58,6 @@ class ResourceManager:
         self._holding = "none"
         self._idle_callbacks: list[Callable[[], None]] = []
 
-    # Reading
-
     @property
     def nice(self) -> bool:
         """Whether `auto_failback` is on or off (nice failback), not legacy."""
@@ -80,9 +79,7 @@ class ResourceManager:
 
     def holding(self) -> str:
         """cl_status `rscstatus`: `transition` while unstable, else Heartbeat's set word."""
-        if not self.stable:
-            return "transition"
-        return self.held_word()
+        return self.held_word() if self.stable else "transition"
 
     def held_word(self) -> str:
         """Heartbeat's `rsc_hold` word for what this node holds."""
@@ -175,6 +172,8 @@ class ResourceManager:
             return
         self.learn_holdings(sender, self.claims(sender, message))
         stable = message.text("isstable") == "1"
+        if stable and self.phase is Phase.STABLE:
+            release_duplicates(self, sender, self.claims(sender, message))
         just_started = sender in self._starting_peers
         if stable:
             self._starting_peers.discard(sender)

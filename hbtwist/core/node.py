@@ -319,6 +319,8 @@ class NodeCore:
             self.resources.node_status(event.node, event.new)
         elif isinstance(event, events.CommUp):
             self.resources.comm_up()
+        elif isinstance(event, events.PartitionHealed):
+            self.resources.report_holdings()
 
 
 def _optional_hex(message: Message, name: str) -> int | None:

@@ -226,3 +226,18 @@ def test_simultaneous_start_takes_no_fixed_wait() -> None:
     assert net.holders(VIP) == {"a"} and net.holders(WEB) == {"b"}
     for name in "abc":
         assert net.nodes[name].core.resources.stable
+
+
+def test_healed_partition_leaves_one_holder() -> None:
+    """Both sides took the group during a partition; once healed, exactly one keeps it."""
+    net = cluster(["a", "b"], [GroupSpec(VIP, "a")])
+    net.cut("a", "eth0")
+    net.cut("a", "eth1")
+    net.run(1.5)
+    assert net.holders(VIP) == {"a", "b"}
+    net.heal("a", "eth0")
+    net.heal("a", "eth1")
+    net.run(3.0)
+    assert net.holders(VIP) == {"a"}
+    groups = net.nodes["b"].groups
+    assert groups is not None and groups.said("also runs on a: releasing it here (a keeps it)")
