@@ -174,6 +174,7 @@ class ResourceManager:
         stable = message.text("isstable") == "1"
         if stable and self.phase is Phase.STABLE:
             release_duplicates(self, sender, self.claims(sender, message))
+            self.reconcile()
         just_started = sender in self._starting_peers
         if stable:
             self._starting_peers.discard(sender)

@@ -241,3 +241,18 @@ def test_healed_partition_leaves_one_holder() -> None:
     assert net.holders(VIP) == {"a"}
     groups = net.nodes["b"].groups
     assert groups is not None and groups.said("also runs on a: releasing it here (a keeps it)")
+
+
+def test_holder_restarting_within_deadtime_leaves_no_orphan() -> None:
+    """A holder restarted before it could be declared dead comes back in `init`: what it held
+    goes to the taker at once instead of being left unserved."""
+    net = cluster(["a", "b"], [GroupSpec(VIP, "a")], auto_failback="off")
+    net.crash("a")
+    settle(net)
+    net.restart("a")
+    settle(net, 3.0)
+    assert net.holders(VIP) == {"b"}
+    net.crash("b")
+    net.restart("b")
+    settle(net, 3.0)
+    assert net.holders(VIP) == {"a"}

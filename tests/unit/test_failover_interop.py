@@ -160,3 +160,14 @@ def test_messages_name_only_configured_groups() -> None:
     assert rscmsg.decode_groups(message, {VIP}) == frozenset({VIP})
     broken = Message.of(("t", "resource"), ("hbtwist_groups", "7 x"))
     assert rscmsg.decode_groups(broken, {VIP}) is None
+
+
+def test_group_given_up_by_a_peer_goes_to_its_taker() -> None:
+    """A stable report no longer claiming a group (the peer lost it) makes its taker start it."""
+    m, out, _ = manager(preferred="tw1", failback="off")
+    m.comm_up()
+    m.message("hb1", heartbeat("resource", rsc_hold="foreign", rtype="full", isstable="1"))
+    assert out.started == [] and m.groups[VIP].holder == "hb1"
+    m.message("hb1", heartbeat("resource", rsc_hold="none", rtype="full", isstable="1"))
+    assert out.started == [VIP]
+    m.group_started(VIP, True)
