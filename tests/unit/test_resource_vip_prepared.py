@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from twisted.internet import task
 
 from hbtwist.config.model import ResourcePolicy
@@ -18,13 +19,17 @@ from tests.unit.test_resource_vip import (
     FakeHost,
     FakeSender,
     agent_for,
-    clock,
     result_of,
 )
 
-__all__ = ["clock"]
 ONE = ResourcePolicy(arp_count=1)
 ON_ETH0 = Placement(ETH0, 24, "192.0.2.255", None)
+
+
+@pytest.fixture
+def clock() -> task.Clock:
+    """The agent's reactor clock."""
+    return task.Clock()
 
 
 def prepared(word: str, clock: task.Clock, host: FakeHost, sender: FakeSender) -> NativeIpAgent:
