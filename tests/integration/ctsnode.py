@@ -29,8 +29,9 @@ DEADTIME_MS = 1000
 """Every stop is graceful (peers see the node dead at its `shutdone`), so deadtime costs the
 scenarios nothing; 1 s rides out the stalls of a loaded machine (up to 0.9 s seen here)."""
 WARNTIME_MS = 500
-INITDEAD_S = 2
-"""How long a node starting alone waits for the others before it goes on without them."""
+INITDEAD_S = 4
+"""How long a node starting alone waits for the others before it goes on without them; long
+enough that a node starting on a loaded machine hears the running ones first."""
 STOP_WAIT = 15.0
 
 MARKER_SCRIPT = """#!/bin/sh
