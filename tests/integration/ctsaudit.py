@@ -35,15 +35,19 @@ class Audit:
         deadline = time.monotonic() + timeout
         while True:
             fatal, pending = self.placement()
-            if fatal:
+            if fatal and (fatal == self.placement()[0] or time.monotonic() > deadline):
                 return ["FATAL", *fatal]
+            if fatal:
+                continue
             problems = pending or self.status_checks() or self.agreement()
             if not problems or time.monotonic() > deadline:
                 return problems
             time.sleep(POLL_INTERVAL)
 
     def placement(self) -> tuple[list[str], list[str]]:
-        """(fatal problems, groups not yet where they belong), from the hosts."""
+        """(fatal problems, groups not yet where they belong), from the hosts. The hosts are read
+        one after another, so a group handed over between two reads can look doubled or split:
+        `run` calls a problem fatal only when the next reading shows it again."""
         cluster = self.cluster
         addresses = {name: node.addresses() for name, node in cluster.nodes.items()}
         markers = {name: node.markers_held() for name, node in cluster.nodes.items()}
