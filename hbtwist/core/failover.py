@@ -81,9 +81,9 @@ class ResourceManager:
         """cl_status `rscstatus`: `transition` while unstable, else Heartbeat's set word."""
         return self.held_word() if self.stable else "transition"
 
-    def held_word(self) -> str:
-        """Heartbeat's `rsc_hold` word for what this node holds."""
-        held = [self.groups[key].spec for key in self.held()]
+    def held_word(self, keys: Iterable[str] | None = None) -> str:
+        """Heartbeat's `rsc_hold` word for what this node holds (or for the groups `keys`)."""
+        held = [self.groups[key].spec for key in (self.held() if keys is None else keys)]
         return rscmsg.held_set(
             any(spec.preferred == self.local for spec in held),
             any(spec.preferred != self.local for spec in held),

@@ -140,11 +140,7 @@ class Standby:
         for key in mine.keys:
             m.groups[key].giver = m.local
         remaining = [key for key in m.held() if key not in mine.keys]
-        word = rscmsg.held_set(
-            any(m.groups[key].spec.preferred == m.local for key in remaining),
-            any(m.groups[key].spec.preferred != m.local for key in remaining),
-        )
-        m.send(rscmsg.resource_report(word, False, remaining, "standby"))
+        m.send(rscmsg.resource_report(m.held_word(remaining), False, remaining, "standby"))
         m.releases += len(mine.keys)
         m.run_batch("stop", list(reversed(mine.keys)), self._given)
 
