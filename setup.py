@@ -34,6 +34,7 @@ setup(
         "zope.interface",
         "pyserial",
         "psutil",
+        "pyroute2>=0.9",
         "service-identity",
         "pyopenssl",
         "prometheus_client",

@@ -1,10 +1,14 @@
-"""rtnetlink messages for interfaces, addresses and routes: the requests `ip` sends and the
-answers it reads, as bytes, and one socket that exchanges them.
+"""rtnetlink for interfaces, addresses and routes: pyroute2's messages, exchanged on a socket of
+our own.
+
+pyroute2 defines every message and attribute here (`ifinfmsg`, `ifaddrmsg`, `rtmsg`) and
+decodes the kernel's answers (`MarshalRtnl`). The exchange is ours: one `NETLINK_ROUTE` socket
+kept open, each request answered by the kernel before its `send` returns, so a call holds the
+reactor for well under a millisecond; pyroute2's own sockets run an event loop per call, which
+took 1-25 ms on the failover path. A refusal raises `OSError` with the kernel's errno.
 
 Only what the native IP agent uses is here: dumps of links, addresses and routes, an address
-added or deleted, a link set up. Each exchange is a request and the kernel's answer, which
-rtnetlink queues before `send` returns, so it takes tens of microseconds and never waits on
-the network. A refusal raises `OSError` with the kernel's errno.
+added or deleted, a link set up, and a watch that says whether any of them changed.
 """
 
 from __future__ import annotations
@@ -12,66 +16,41 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import Any
 
-RTM_NEWLINK = 16
-RTM_GETLINK = 18
-RTM_NEWADDR = 20
-RTM_DELADDR = 21
-RTM_GETADDR = 22
-RTM_NEWROUTE = 24
-RTM_GETROUTE = 26
-NLMSG_ERROR = 2
-NLMSG_DONE = 3
-NLM_F_REQUEST = 0x1
-NLM_F_ACK = 0x4
-NLM_F_DUMP_INTR = 0x10
-NLM_F_DUMP = 0x300
-NLM_F_EXCL = 0x200
-NLM_F_CREATE = 0x400
+from pyroute2.netlink import (
+    NLM_F_ACK,
+    NLM_F_DUMP,
+    NLM_F_DUMP_INTR,
+    NLM_F_REQUEST,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+)
+from pyroute2.netlink.rtnl import (
+    RTM_GETADDR,
+    RTM_GETLINK,
+    RTM_GETROUTE,
+    RTMGRP_IPV4_IFADDR,
+    RTMGRP_IPV4_ROUTE,
+    RTMGRP_IPV6_IFADDR,
+    RTMGRP_IPV6_ROUTE,
+    RTMGRP_LINK,
+)
+from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
-IFLA_ADDRESS = 1
-IFLA_IFNAME = 3
-IFA_ADDRESS = 1
-IFA_LOCAL = 2
-IFA_LABEL = 3
-IFA_BROADCAST = 4
-IFA_FLAGS = 8
-RTA_DST = 1
-RTA_OIF = 4
-RTA_GATEWAY = 5
-RTA_PRIORITY = 6
-RTA_PREFSRC = 7
-RTA_TABLE = 15
+Message = Any
+"""A pyroute2 netlink message (`nlmsg`): fields by name, `['header']`, `get_attr(NAME)`."""
 
-RTMGRP_LINK = 0x1
-RTMGRP_IPV4_IFADDR = 0x10
-RTMGRP_IPV4_ROUTE = 0x40
-RTMGRP_IPV6_IFADDR = 0x100
-RTMGRP_IPV6_ROUTE = 0x400
 WATCHED_GROUPS = (
     RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE
 )
 """The notifications of a change to any link, address or route."""
 
 IFF_UP = 0x1
-NLA_TYPE_MASK = 0x3FFF
-"""An attribute's type without the nested and byte-order bits."""
-
-_HEADER = struct.Struct("=IHHII")
-"""nlmsghdr: length, type, flags, sequence, port."""
-_ERROR = struct.Struct("=i")
-LINK_HEADER = struct.Struct("=BxHiII")
-"""ifinfomsg: family, type, index, flags, change."""
-ADDRESS_HEADER = struct.Struct("=BBBBI")
-"""ifaddrmsg: family, prefix length, flags, scope, index."""
-ROUTE_HEADER = struct.Struct("=BBBBBBBBI")
-"""rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags."""
-_ATTR = struct.Struct("=HH")
-_U32 = struct.Struct("=I")
-
 RECEIVE_SIZE = 1 << 16
 TIMEOUT_S = 1.0
 """A bound on one answer, which the kernel has queued before the request's `send` returns."""
@@ -79,86 +58,12 @@ DUMP_TRIES = 3
 """A dump interrupted by a concurrent change is asked again this many times in all."""
 DRAIN_LIMIT = 10_000
 """Notifications read by one `ChangeWatch.changed` call at most (the rest wait for the next)."""
+_HEADER_SIZE = 16
+_DUMP_MESSAGES = {RTM_GETLINK: ifinfmsg, RTM_GETADDR: ifaddrmsg, RTM_GETROUTE: rtmsg}
+_MARSHAL = MarshalRtnl()
 
 
-@dataclass(frozen=True)
-class Message:
-    """One netlink message: its header fields, its fixed part and its attributes by type."""
-
-    type: int
-    flags: int
-    seq: int
-    body: bytes
-    """Everything after the header."""
-
-    def header(self, layout: struct.Struct) -> tuple[int, ...]:
-        """The fixed part of the body, unpacked."""
-        return layout.unpack_from(self.body)
-
-    def attributes(self, layout: struct.Struct) -> dict[int, bytes]:
-        """The attributes after a fixed part of `layout`, by type (the last of a type wins)."""
-        return parse_attributes(self.body, _align(layout.size))
-
-
-def _align(length: int) -> int:
-    return (length + 3) & ~3
-
-
-def attribute(kind: int, payload: bytes) -> bytes:
-    """One rtattr, padded to four bytes."""
-    data = _ATTR.pack(_ATTR.size + len(payload), kind) + payload
-    return data + bytes(_align(len(data)) - len(data))
-
-
-def parse_attributes(data: bytes, offset: int = 0) -> dict[int, bytes]:
-    """The rtattrs of `data` from `offset`, by type."""
-    found = {}
-    while offset + _ATTR.size <= len(data):
-        length, kind = _ATTR.unpack_from(data, offset)
-        if length < _ATTR.size or offset + length > len(data):
-            break
-        found[kind & NLA_TYPE_MASK] = data[offset + _ATTR.size : offset + length]
-        offset += _align(length)
-    return found
-
-
-def request(kind: int, flags: int, seq: int, body: bytes) -> bytes:
-    """One request message."""
-    return _HEADER.pack(_HEADER.size + len(body), kind, flags | NLM_F_REQUEST, seq, 0) + body
-
-
-def parse_messages(data: bytes) -> Iterator[Message]:
-    """The messages of one datagram read from the socket."""
-    offset = 0
-    while offset + _HEADER.size <= len(data):
-        length, kind, flags, seq, _port = _HEADER.unpack_from(data, offset)
-        if length < _HEADER.size or offset + length > len(data):
-            return
-        yield Message(kind, flags, seq, data[offset + _HEADER.size : offset + length])
-        offset += _align(length)
-
-
-def error_code(message: Message) -> int:
-    """The errno of an NLMSG_ERROR message, 0 for an acknowledgement."""
-    return -_ERROR.unpack_from(message.body)[0]
-
-
-def text(payload: bytes) -> str:
-    """A NUL-terminated string attribute."""
-    return payload.split(b"\0", 1)[0].decode(errors="replace")
-
-
-def u32(payload: bytes) -> int:
-    """A 32-bit attribute in host byte order."""
-    return int(_U32.unpack_from(payload)[0])
-
-
-def ip_text(family: int, payload: bytes) -> str:
-    """An address attribute as text (IPv6 in its compressed form)."""
-    return socket.inet_ntop(family, payload)
-
-
-def add_address_body(
+def add_address(
     family: int,
     index: int,
     ip: str,
@@ -166,42 +71,67 @@ def add_address_body(
     broadcast: str | None = None,
     label: str | None = None,
     flags: int = 0,
-) -> bytes:
-    """ifaddrmsg and attributes of `ip addr add ip/prefix [brd B] dev INDEX [label L]`."""
-    packed = socket.inet_pton(family, ip)
-    body = ADDRESS_HEADER.pack(family, prefix, 0, 0, index)
-    body += attribute(IFA_LOCAL, packed) + attribute(IFA_ADDRESS, packed)
+) -> Message:
+    """The `ifaddrmsg` of `ip addr add ip/prefix [brd B] dev INDEX [label L]`."""
+    message = _address(family, index, prefix)
+    attrs: list[tuple[str, str | int]] = [("IFA_LOCAL", ip), ("IFA_ADDRESS", ip)]
     if broadcast is not None:
-        body += attribute(IFA_BROADCAST, socket.inet_pton(socket.AF_INET, broadcast))
+        attrs.append(("IFA_BROADCAST", broadcast))
     if label is not None:
-        body += attribute(IFA_LABEL, label.encode() + b"\0")
+        attrs.append(("IFA_LABEL", label))
     if flags:
-        body += attribute(IFA_FLAGS, _U32.pack(flags))
-    return body
+        attrs.append(("IFA_FLAGS", flags))
+    message["attrs"] = attrs
+    return message
 
 
-def delete_address_body(
-    family: int, index: int, local: str, prefix: int, peer: str | None = None
-) -> bytes:
-    """ifaddrmsg and attributes deleting exactly one address: its local address, and its peer
-    (or the local address again) with the prefix, which the kernel matches too."""
-    body = ADDRESS_HEADER.pack(family, prefix, 0, 0, index)
-    body += attribute(IFA_LOCAL, socket.inet_pton(family, local))
-    return body + attribute(IFA_ADDRESS, socket.inet_pton(family, peer or local))
+def delete_address(family: int, index: int, local: str, prefix: int, peer: str | None = None) -> Message:
+    """The `ifaddrmsg` deleting exactly one address: its local address, and its peer (or the
+    local address again) with the prefix, which the kernel matches too."""
+    message = _address(family, index, prefix)
+    message["attrs"] = [("IFA_LOCAL", local), ("IFA_ADDRESS", peer or local)]
+    return message
 
 
-def link_up_body(index: int) -> bytes:
-    """ifinfomsg of `ip link set INDEX up`."""
-    return LINK_HEADER.pack(socket.AF_UNSPEC, 0, index, IFF_UP, IFF_UP)
+def link_up(index: int) -> Message:
+    """The `ifinfmsg` of `ip link set INDEX up`."""
+    message = ifinfmsg()
+    message["family"] = socket.AF_UNSPEC
+    message["index"] = index
+    message["flags"] = IFF_UP
+    message["change"] = IFF_UP
+    return message
 
 
-def dump_body(kind: int, family: int) -> bytes:
-    """The fixed part of a dump request of links, addresses or routes of `family`."""
-    if kind == RTM_GETLINK:
-        return LINK_HEADER.pack(family, 0, 0, 0, 0)
-    if kind == RTM_GETADDR:
-        return ADDRESS_HEADER.pack(family, 0, 0, 0, 0)
-    return ROUTE_HEADER.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)
+def _address(family: int, index: int, prefix: int) -> Message:
+    message = ifaddrmsg()
+    message["family"] = family
+    message["prefixlen"] = prefix
+    message["index"] = index
+    return message
+
+
+def encode(message: Message, kind: int, flags: int, seq: int) -> bytes:
+    """The request's bytes: `message` with its header filled in."""
+    message["header"]["type"] = kind
+    message["header"]["flags"] = flags | NLM_F_REQUEST
+    message["header"]["sequence_number"] = seq
+    message.encode()
+    return bytes(message.data)
+
+
+def parse_messages(data: bytes) -> Iterator[Message]:
+    """The messages of one datagram read from the socket, decoded by pyroute2."""
+    return _MARSHAL.parse(data)
+
+
+def refusal(message: Message) -> OSError | None:
+    """The kernel's refusal carried by an NLMSG_ERROR message; None for an acknowledgement."""
+    error = message["header"].get("error")
+    if error is None:
+        return None
+    code = abs(getattr(error, "code", None) or error.args[0])
+    return OSError(code, os.strerror(code))
 
 
 def open_route_socket(timeout: float = TIMEOUT_S) -> socket.socket:
@@ -246,14 +176,14 @@ class RouteSocket:
                 return messages
         return self._dump_once(kind, family)[0]
 
-    def change(self, kind: int, flags: int, body: bytes) -> None:
+    def change(self, kind: int, flags: int, message: Message) -> None:
         """One change, acknowledged; OSError with the kernel's errno if refused."""
-        seq = self._send(kind, flags | NLM_F_ACK, body)
-        for message in self._answers(seq):
-            if message.type == NLMSG_ERROR:
-                code = error_code(message)
-                if code:
-                    raise OSError(code, os.strerror(code))
+        seq = self._send(message, kind, flags | NLM_F_ACK)
+        for answer in self._answers(seq):
+            if answer["header"]["type"] == NLMSG_ERROR:
+                error = refusal(answer)
+                if error is not None:
+                    raise error
                 return
 
     def close(self) -> None:
@@ -263,17 +193,19 @@ class RouteSocket:
             self._socket = None
 
     def _dump_once(self, kind: int, family: int) -> tuple[list[Message], bool]:
-        seq = self._send(kind, NLM_F_DUMP, dump_body(kind, family))
+        request = _DUMP_MESSAGES[kind]()
+        request["family"] = family
+        seq = self._send(request, kind, NLM_F_DUMP)
         messages: list[Message] = []
         interrupted = False
-        for message in self._answers(seq):
-            interrupted = interrupted or bool(message.flags & NLM_F_DUMP_INTR)
-            if message.type == NLMSG_DONE:
+        for answer in self._answers(seq):
+            header = answer["header"]
+            interrupted = interrupted or bool(header["flags"] & NLM_F_DUMP_INTR)
+            if header["type"] == NLMSG_DONE:
                 return messages, interrupted
-            if message.type == NLMSG_ERROR:
-                code = error_code(message)
-                raise OSError(code, os.strerror(code))
-            messages.append(message)
+            if header["type"] == NLMSG_ERROR:
+                raise refusal(answer) or OSError(errno.EPROTO, "netlink dump acknowledged")
+            messages.append(answer)
         return messages, interrupted
 
     def _open(self) -> socket.socket:
@@ -281,9 +213,9 @@ class RouteSocket:
             self._socket = self._opener()
         return self._socket
 
-    def _send(self, kind: int, flags: int, body: bytes) -> int:
+    def _send(self, message: Message, kind: int, flags: int) -> int:
         self._seq = self._seq % 0xFFFFFFFF + 1
-        self._open().send(request(kind, flags, self._seq, body))
+        self._open().send(encode(message, kind, flags, self._seq))
         return self._seq
 
     def _answers(self, seq: int) -> Iterator[Message]:
@@ -294,7 +226,7 @@ class RouteSocket:
             if flags & socket.MSG_TRUNC:
                 raise OSError(errno.EMSGSIZE, "netlink answer larger than the buffer")
             for message in parse_messages(data):
-                if message.seq == seq:
+                if message["header"]["sequence_number"] == seq:
                     yield message
 
 
@@ -315,7 +247,7 @@ class ChangeWatch:
         changed = False
         for _ in range(DRAIN_LIMIT):
             try:
-                self._socket.recv(_HEADER.size)
+                self._socket.recv(_HEADER_SIZE)
             except BlockingIOError:
                 return changed
             except OSError as error:
