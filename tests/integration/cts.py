@@ -1,33 +1,37 @@
-"""Heartbeat's Cluster Test Suite (spec 10) on an hbtwist cluster: its ways of starting and
-stopping nodes, its log patterns (`CM_hb.py`) and its resource audit (`CTSaudits.py`).
+"""Heartbeat's Cluster Test Suite (spec 10) on an hbtwist cluster, or on a mixed one with
+Heartbeat 3.0.6 nodes: CTS's ways of starting and stopping nodes, its log patterns (`CM_hb.py`)
+and its resource audit (`CTSaudits.py`).
 
-Each node is started as CTS starts a cluster manager: `twistd heartbeat` daemonizes and writes a
-pidfile, and the start counts once the node's ha.cf `logfile` shows CTS's start pattern. A stop
-is SIGTERM to the pidfile's process, confirmed by CTS's stop patterns in the logs of the node and
-of every other running node; a standby is `hbctl standby`. Every node logs to its own file in
-Heartbeat's layout; a pattern is looked for in all of them, as CTS looks in its one log.
+Each node is started as CTS starts a cluster manager (an hbtwist node by `twistd heartbeat`,
+which daemonizes: `ctsnode.py`; a Heartbeat node in namespaces of its own: `ctsheartbeat.py`),
+and the start counts once CTS's start pattern is logged. A stop is SIGTERM to the daemon,
+confirmed by CTS's stop patterns in the logs of the node and of every other running node; a
+standby is `hbctl standby` or `hb_standby`. Every node logs to its own file in Heartbeat's
+layout; a pattern is looked for in all of them, as CTS looks in its one log. Every wait is
+bounded by the cluster's `Timers`.
 
-One group per node, preferred by it (`ctsnode.py`). `CtsCluster.audit` is CTS's ResourceAudit
-(`ctsaudit.py`). `SCENARIOS` are CTS's tests for a release-1 cluster, in an order that needs few
-starts; `run_scenario` runs one, then the audit and a scan of every log for CTS's BadRegexes.
+One group per node, preferred by it. `CtsCluster.audit` is CTS's ResourceAudit (`ctsaudit.py`).
+`SCENARIOS` are CTS's tests for a release-1 cluster, in an order that needs few starts;
+`run_scenario` runs one, then the audit and a scan of every log for CTS's BadRegexes.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from hbtwist.core.holders import GroupSpec, taker
 from tests.integration.ctsaudit import Audit
-from tests.integration.ctsnode import STOP_WAIT, CtsNode, Group
+from tests.integration.ctsheartbeat import HeartbeatNode
+from tests.integration.ctsnode import HBTWIST_TIMERS, CtsMember, CtsNode, Group, Timers
 from tests.integration.lab import Lab, LabError
 
-START_TIMEOUT = 20.0
-"""CTS waits StartTime + 10 s; a node alone waits initdead, a busy machine takes longer."""
 STANDBY_TRIES = 10
 """CTS retries a standby that a node in transition ignored, up to ten times."""
+STANDBY_RETRY_PAUSE = 0.5
+"""Before a standby is asked again (CTS pauses 2 s), so that the transition can end."""
 
 # CM_hb.py's patterns, verbatim.
 WE_STARTED = r" (%s) .* Initial resource acquisition complete"
@@ -56,18 +60,32 @@ Mark = dict[str, int]
 class CtsCluster:
     """The nodes, which of them CTS believes up, and CTS's operations on them."""
 
-    def __init__(self, lab: Lab, names: Sequence[str]) -> None:
+    def __init__(
+        self,
+        lab: Lab,
+        names: Sequence[str],
+        heartbeat_nodes: Collection[str] = (),
+        timers: Timers = HBTWIST_TIMERS,
+    ) -> None:
+        """`names` in ha.cf's order; those in `heartbeat_nodes` run Heartbeat 3.0.6, the others
+        hbtwist."""
         self.lab = lab
         self.order = tuple(names)
+        self.timers = timers
         hosts = [lab.add_host(name, index) for index, name in enumerate(names, start=1)]
         self.groups = tuple(
             Group(host.name, f"192.0.2.{100 + host.index}", chr(ord("a") + host.index - 1))
             for host in hosts
         )
-        self.nodes = {host.name: CtsNode(lab, host, self.order, self.groups) for host in hosts}
+        self.nodes: dict[str, CtsMember] = {}
+        for host in hosts:
+            kind = HeartbeatNode if host.name in heartbeat_nodes else CtsNode
+            self.nodes[host.name] = kind(lab, host, self.order, self.groups, timers)
         self.up: set[str] = set()
         self.expected: dict[str, str | None] = {group.key: None for group in self.groups}
         """Where each group should run (None: nowhere), by its key; see `_settle`."""
+        self.notes: list[str] = []
+        """What the run had to make good (standbys asked again), for the report."""
 
     # The logs
 
@@ -104,11 +122,13 @@ class CtsCluster:
             time.sleep(0.05)
 
     def bad_news(self, mark: Mark) -> list[str]:
-        """The lines logged since `mark` that match CTS's BadRegexes."""
+        """The lines logged since `mark` that match CTS's BadRegexes, but for a node's
+        environment noise."""
         return [
             f"{name}: {line}"
             for name, line in self.lines_since(mark)
             if any(re.search(regex, line) for regex in BAD_REGEXES)
+            and not any(re.search(noise, line) for noise in self.nodes[name].environment_noise)
         ]
 
     def tails(self) -> str:
@@ -132,7 +152,7 @@ class CtsCluster:
             if group.preferred in names:
                 self.expected[group.key] = group.preferred
         self._settle()
-        self.look_for_all(patterns, mark, START_TIMEOUT, f"start {' '.join(names)}")
+        self.look_for_all(patterns, mark, self.timers.start_timeout, f"start {' '.join(names)}")
 
     def stop(self, names: Sequence[str]) -> None:
         """StopTest for one node (its shutdown complete, every other running node seeing it
@@ -151,25 +171,31 @@ class CtsCluster:
             self.nodes[name].stop()
         self.up.difference_update(names)
         self._settle()
-        self.look_for_all(patterns, mark, STOP_WAIT, f"stop {' '.join(names)}")
+        self.look_for_all(patterns, mark, self.timers.stop_timeout, f"stop {' '.join(names)}")
         for name in names:
-            self.nodes[name].wait_exit()
+            self.nodes[name].wait_exit(self.timers.stop_timeout)
 
     def standby(self, name: str) -> None:
-        """StandbyTest: `hbctl standby` on `name`, then `Standby resource acquisition done`
-        (`No reply to standby request` when it is the only node up); retried while a node
+        """StandbyTest: the node's standby command, then `Standby resource acquisition done`
+        (`No reply to standby request` when it is the only node up); asked again while a node
         reports its resources in flux."""
         alone = len(self.up) < 2
         expected = STANDBY_NONE if alone else STANDBY_OK
         for _ in range(STANDBY_TRIES):
             mark = self.mark()
-            self.nodes[name].hbctl("standby")
+            self.nodes[name].request_standby()
             self.look_for_all(
-                [f"{expected}|{STANDBY_TRANSIENT}"], mark, START_TIMEOUT, f"standby {name}"
+                [f"{expected}|{STANDBY_TRANSIENT}"], mark, self.timers.standby_timeout, f"standby {name}"
             )
-            if not any(re.search(STANDBY_TRANSIENT, line) for _, line in self.lines_since(mark)):
+            ignored = [
+                f"{node}: {line}"
+                for node, line in self.lines_since(mark)
+                if re.search(STANDBY_TRANSIENT, line)
+            ]
+            if not ignored:
                 break
-            time.sleep(0.5)
+            self.notes += [f"standby {name} asked again after {line}" for line in ignored]
+            time.sleep(STANDBY_RETRY_PAUSE)
         else:
             raise LabError(f"standby {name}: resources still in flux after {STANDBY_TRIES} tries")
         if not alone:
@@ -192,9 +218,10 @@ class CtsCluster:
         """Where `group` should run now (None: nowhere)."""
         return self.expected[group.key]
 
-    def audit(self, timeout: float = START_TIMEOUT) -> list[str]:
-        """CTS's ResourceAudit once the cluster settled: the problems found (empty: passed)."""
-        return Audit(self).run(timeout)
+    def audit(self, timeout: float | None = None) -> list[str]:
+        """CTS's ResourceAudit once the cluster settled (within `timeout`, by default a start's):
+        the problems found (empty: passed)."""
+        return Audit(self).run(self.timers.start_timeout if timeout is None else timeout)
 
     def close(self) -> None:
         """Stop every daemon still running (SIGKILL if one lingers)."""
@@ -273,7 +300,9 @@ def special_test1(cluster: CtsCluster, node: str) -> None:
     cluster.start(cluster.order)
 
 
-SCENARIOS: tuple[tuple[str, Action, str], ...] = (
+Scenario = tuple[str, Action, str]
+
+SCENARIOS: tuple[Scenario, ...] = (
     ("SimulStart", simul_start, ""),
     ("Flip", flip, "n1"),
     ("Restart", restart, "n2"),
@@ -289,6 +318,13 @@ SCENARIOS: tuple[tuple[str, Action, str], ...] = (
 each test from the state the one before left, as CTS runs them."""
 
 
+def with_standby_of(node: str) -> tuple[Scenario, ...]:
+    """SCENARIOS with the standby test given `node` too, right after the first one (in a mixed
+    cluster: a standby asked of each kind of daemon)."""
+    first = next(index for index, (name, _, _) in enumerate(SCENARIOS) if name == "standby")
+    return (*SCENARIOS[: first + 1], ("standby", standby, node), *SCENARIOS[first + 1 :])
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How one scenario went."""
@@ -297,6 +333,8 @@ class Outcome:
     node: str
     seconds: float
     problems: tuple[str, ...]
+    notes: tuple[str, ...]
+    """What had to be made good on the way (standbys asked again)."""
 
     @property
     def title(self) -> str:
@@ -307,12 +345,13 @@ class Outcome:
 def run_scenario(cluster: CtsCluster, name: str, action: Action, node: str) -> Outcome:
     """Run one CTS test, then the audit; the problems found, BadRegexes matches included."""
     mark = cluster.mark()
+    notes = len(cluster.notes)
     started = time.monotonic()
     try:
         action(cluster, node)
+        problems = cluster.audit()
     except LabError as error:
         problems = [str(error)]
-    else:
-        problems = cluster.audit()
     problems += [f"BadNews: {line}" for line in cluster.bad_news(mark)]
-    return Outcome(name, node, time.monotonic() - started, tuple(problems))
+    seconds = time.monotonic() - started
+    return Outcome(name, node, seconds, tuple(problems), tuple(cluster.notes[notes:]))

@@ -5,13 +5,13 @@ What runs where is read from each host, not asked of the daemons: the group's ad
 stopped node, or a group split over nodes is fatal at once, as in CTS. A group not yet where it
 belongs (`CtsCluster.expected_holder`) is waited for (CTS polls too: Heartbeat does not say when
 it is done); then the status checks run (`Marker NAME status` says `running` on the holder and
-`stopped` on every other running node), and every running node must be stable and name the same
-holders (as the lines of its log file for each change tell).
+`stopped` on every other running node), and every running node must be stable and report the
+expected holders (an hbtwist node in its log file's lines for each change, a Heartbeat node in
+`cl_status rscstatus`).
 """
 
 from __future__ import annotations
 
-import re
 import time
 from typing import TYPE_CHECKING
 
@@ -19,9 +19,6 @@ if TYPE_CHECKING:
     from tests.integration.cts import CtsCluster
 
 POLL_INTERVAL = 0.1
-START_TEXT = "Configuration validated. Starting heartbeat"
-HOLDING_LINE = re.compile(r"This node now holds (\S+) resources")
-GROUP_LINE = re.compile(r"Resource group (\S+): \S+ -> \S+ \(holder: (\S+)\)")
 
 
 class Audit:
@@ -88,33 +85,10 @@ class Audit:
         return problems
 
     def agreement(self) -> list[str]:
-        """Every running node stable, naming the expected holder of every group (its log's
-        last `This node now holds ...` and `Resource group ...` lines since it started)."""
+        """Every running node stable and reporting the expected holder of every group."""
         cluster = self.cluster
+        expected = {group.key: cluster.expected_holder(group) for group in cluster.groups}
         problems = []
         for name in sorted(cluster.up):
-            holding, holders = node_view(cluster.nodes[name].log.lines_from(0)[0])
-            if holding == "transition":
-                problems.append(f"{name}: not stable (resources in transition)")
-            for group in cluster.groups:
-                expected = cluster.expected_holder(group)
-                if holders.get(group.key) != expected:
-                    problems.append(
-                        f"{name}: holder of {group.key} is {holders.get(group.key)}, not {expected}"
-                    )
+            problems += cluster.nodes[name].disagreements(expected)
         return problems
-
-
-def node_view(lines: list[str]) -> tuple[str | None, dict[str, str | None]]:
-    """What a node's log says it holds (`none`, `local`, ... or `transition`) and each group's
-    holder, as of its last line, since the daemon last started."""
-    starts = [index for index, line in enumerate(lines) if START_TEXT in line]
-    holding: str | None = None
-    holders: dict[str, str | None] = {}
-    for line in lines[starts[-1] if starts else 0 :]:
-        if match := HOLDING_LINE.search(line):
-            holding = match.group(1)
-        elif match := GROUP_LINE.search(line):
-            holder = match.group(2)
-            holders[match.group(1)] = None if holder == "None" else holder
-    return holding, holders

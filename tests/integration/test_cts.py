@@ -1,11 +1,13 @@
-"""Heartbeat's Cluster Test Suite (spec 10) on a three-node hbtwist cluster: CTS's release-1 tests
-in sequence, each followed by its resource audit and a scan of every node's log for the lines CTS
-counts as bad news; and the audit itself catches what it must."""
+"""Heartbeat's Cluster Test Suite (spec 10) on hbtwist clusters of three and two nodes, and on a
+mixed two-node cluster of hbtwist and a real Heartbeat 3.0.6: CTS's release-1 tests in sequence,
+each followed by its resource audit and a scan of every node's log for the lines CTS counts as bad
+news; and the audit itself catches what it must."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
@@ -18,11 +20,19 @@ from tests.integration.cts import (
     THEY_DEAD,
     THEY_STOPPED,
     CtsCluster,
+    Scenario,
     run_scenario,
+    with_standby_of,
 )
+from tests.integration.ctsheartbeat import HEARTBEAT_TIMERS
 from tests.integration.lab import Lab
+from tests.integration.realheartbeat import require_real_heartbeat
+
+Report = Callable[[str], None]
 
 THREE_NODES = ("n1", "n2", "n3")
+MIXED_HEARTBEAT_NODE = "n2"
+"""The mixed cluster's Heartbeat node; n1 runs hbtwist."""
 
 
 @pytest.fixture
@@ -33,20 +43,39 @@ def cts(lab: Lab) -> Iterator[CtsCluster]:
 
 
 @pytest.mark.parametrize("nodes", [THREE_NODES, THREE_NODES[:2]], ids=["3 nodes", "2 nodes"])
-def test_scenarios_pass_the_resource_audit(
-    lab: Lab, nodes: tuple[str, ...], report: Callable[[str], None]
-) -> None:
+def test_scenarios_pass_the_resource_audit(lab: Lab, nodes: tuple[str, ...], report: Report) -> None:
     """Each CTS test (Flip, Restart, StartOnebyOne, SimulStart, SimulStop, StopOnebyOne,
     RestartOnebyOne, standby, SpecialTest1) sees CTS's log patterns, then every group runs on
     exactly one running node with its resources together and its status checks passing, and no
     node logged a BadRegexes line."""
     with CtsCluster(lab, nodes) as cluster:
-        for name, action, node in SCENARIOS:
-            outcome = run_scenario(cluster, name, action, node)
-            verdict = "FAILED" if outcome.problems else "passed"
-            report(f"CTS {outcome.title}: {verdict} in {outcome.seconds:.1f} s")
-            problems = "\n".join(outcome.problems)
-            assert not outcome.problems, f"CTS {outcome.title} on {len(nodes)} nodes failed:\n{problems}"
+        run_all(cluster, SCENARIOS, report)
+
+
+def test_scenarios_pass_the_resource_audit_on_a_mixed_cluster(lab: Lab, report: Report) -> None:
+    """On two nodes, n1 running hbtwist and n2 a real Heartbeat 3.0.6 with its own resource
+    scripts, each CTS test (with a standby asked of each node) sees CTS's log patterns in both
+    daemons' logs, then every group runs on exactly one running node with its resources together,
+    its status checks pass, both daemons report the same holders, and neither logged a
+    BadRegexes line (but Heartbeat's ERROR about memory locking, which every start here logs)."""
+    require_real_heartbeat()
+    nodes = THREE_NODES[:2]
+    with CtsCluster(lab, nodes, (MIXED_HEARTBEAT_NODE,), HEARTBEAT_TIMERS) as cluster:
+        run_all(cluster, with_standby_of(MIXED_HEARTBEAT_NODE), report)
+
+
+def run_all(cluster: CtsCluster, scenarios: Sequence[Scenario], report: Report) -> None:
+    """Run the scenarios in turn, reporting each one's time; fail at the first that fails."""
+    started = time.monotonic()
+    for name, action, node in scenarios:
+        outcome = run_scenario(cluster, name, action, node)
+        verdict = "FAILED" if outcome.problems else "passed"
+        report(f"CTS {outcome.title}: {verdict} in {outcome.seconds:.1f} s")
+        for note in outcome.notes:
+            report(f"CTS {outcome.title}: {note}")
+        problems = "\n".join(outcome.problems)
+        assert not outcome.problems, f"CTS {outcome.title} failed:\n{problems}\n{cluster.tails()}"
+    report(f"CTS: all {len(scenarios)} scenarios in {time.monotonic() - started:.1f} s")
 
 
 def test_audit_catches_duplicates_and_leftovers(cts: CtsCluster) -> None:
