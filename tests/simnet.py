@@ -191,6 +191,7 @@ class SimNet:
         groups: Sequence[GroupSpec] = (),
         auto_failback: str = "on",
         operation_delay: float = 0.05,
+        heartbeat_copies: int = 1,
     ) -> None:
         self.clock = HeapClock()
         self.clock.advance(START_TIME)
@@ -212,6 +213,10 @@ class SimNet:
         self.groups = tuple(groups)
         self.auto_failback = auto_failback
         self.operation_delay = operation_delay
+        self.heartbeat_copies = heartbeat_copies
+        self.lost_at_source: Callable[[str, Message], bool] = lambda source, message: False
+        """Whether a sent message is lost on every medium (a test's choice, beside the random
+        losses)."""
         self.world: dict[str, set[str]] = {}
         """Group key -> the nodes running it now."""
         self.peak = 0
@@ -253,6 +258,7 @@ class SimNet:
             groups=self.groups,
             auto_failback=self.auto_failback,
             actions=groups,
+            heartbeat_copies=self.heartbeat_copies,
         )
         groups.core = core
         return SimNode(name, core, output, node_events, delivered, delivered_at, groups=groups)
@@ -267,6 +273,9 @@ class SimNet:
         if sender is not None and not sender.running:
             return
         self.wire_log.append((source, message))
+        if self.lost_at_source(source, message):
+            self.missed(source, message, [target for target in self.names if target != source])
+            return
         received = decode_datagram(encode_datagram(message, KEYRING), KEYRING)
         reached: set[str] = set()
         for link in self.links:

@@ -98,16 +98,25 @@ class ReliableDelivery:
 
     # Sending
 
-    def send(self, message: Message) -> None:
-        """Stamp a message, keep it in the history if numbered, and transmit it."""
+    def send(self, message: Message) -> int:
+        """Stamp a message, keep it in the history if numbered, and transmit it; its sequence
+        number (0 for an unsequenced one)."""
         self.stats.sent += 1
         destination = message.text("dest")
         destuuid = None if destination is None else self._uuid_of(destination)
         stamped = self.stamper.stamp(message, destuuid)
-        seq = parse_hex(stamped.text("seq"))
+        seq = parse_hex(stamped.text("seq")) or 0
         if seq:
             self.history.add(seq, stamped)
         self._out.transmit(stamped)
+        return seq
+
+    def repeat(self, seq: int) -> None:
+        """Transmit the message sent as `seq` once more, as it was (receivers take the copy
+        for a duplicate); nothing if the history no longer holds it."""
+        sent = self.history.get(seq)
+        if sent is not None:
+            self._out.transmit(sent.message)
 
     def submit_once(self, message: Message) -> None:
         """Queue `message` unless an identical one still waits to be sent (a repeated answer,

@@ -43,7 +43,10 @@ class Membership:
         clock: IReactorTime,
         output: IMembershipOutput,
         advertise_ranges: bool = True,
+        heartbeat_copies: int = 1,
     ) -> None:
+        """Each status is sent `heartbeat_copies` times, evenly over the keepalive (see
+        `hbtwist.core.timing.heartbeat_copies`)."""
         self.local = local
         self.generation = generation
         self.timing = timing
@@ -63,6 +66,9 @@ class Membership:
         self._heartbeat = Deadline(clock, self._on_heartbeat_due)
         self._startup = Deadline(clock, self._on_startup_over)
         self._reqnodes = Deadline(clock, self._on_reqnodes_due)
+        self._copies = max(1, heartbeat_copies)
+        self._copies_left = 0
+        self._copy = Deadline(clock, self._on_copy_due)
 
     def add_node(self, name: str, links: Sequence[str] = ()) -> Peer:
         """Know one more node (from ha.cf, or one that joined), with a link per medium."""
@@ -70,6 +76,7 @@ class Membership:
             self._link_names = tuple(dict.fromkeys(links))
         peer = Peer(name, self.timing.deadtime_ms)
         peer.deadline = Deadline(self._clock, partial(self._on_peer_expired, peer))
+        peer.confirm = Deadline(self._clock, partial(self._on_peer_confirmed, peer))
         self.peers[name] = peer
         for link in self._link_names:
             self._add_link(peer, link)
@@ -95,10 +102,11 @@ class Membership:
 
     def stop(self) -> None:
         """Cancel every timer; membership is inert afterwards."""
-        for deadline in (self._heartbeat, self._startup, self._reqnodes):
+        for deadline in (self._heartbeat, self._startup, self._reqnodes, self._copy):
             deadline.cancel()
         for peer in self.peers.values():
             peer.deadline.cancel()
+            peer.confirm.cancel()
             for link in peer.links.values():
                 link.deadline.cancel()
 
@@ -153,6 +161,19 @@ class Membership:
         ):
             self._out.report(events.PartitionHealed(peer.name))
             self._out.stream_ended(peer.name, "sender was partitioned away", False)
+
+    def peer_heard(self, peer: Peer, new: bool) -> None:
+        """An authentic message of `peer`'s current generation arrived: a `new` one, or a copy
+        of one already received. Either keeps a live peer alive; a copy only within one
+        keepalive of the first arrival of the newest message, so a replayed copy cannot keep
+        a dead node alive for longer than that."""
+        now = self._clock.seconds()
+        if new:
+            peer.newest_at = now
+        elif peer.newest_at is None or now - peer.newest_at > self._seconds(self.timing.keepalive_ms):
+            return
+        if peer.deadline.armed:
+            peer.deadline.arm(self._seconds(self._threshold(peer)))
 
     def link_heard(self, peer: Peer, name: str) -> None:
         """A packet of `peer` arrived through the medium `name`: that link is up."""
@@ -238,7 +259,13 @@ class Membership:
         if self._stall.stalled(lateness):
             peer.deadline.arm(self._stall.grace)
             return
-        self._mark_dead(peer)
+        peer.confirm.arm(0)
+
+    def _on_peer_confirmed(self, peer: Peer, lateness: float) -> None:
+        """The verdict on a silent peer, given only after the reactor has read what arrived
+        meanwhile: packets queued while this node was busy are not silence."""
+        if not peer.deadline.armed and peer.status != DEAD:
+            self._mark_dead(peer)
 
     def _mark_dead(
         self, peer: Peer, reason: str = "sender declared dead", keep_sequence: bool = False
@@ -246,6 +273,7 @@ class Membership:
         """Declare a node dead; after a shutdown notice its numbering is kept, so the copies
         of that notice still arriving on other media are recognised as duplicates."""
         peer.deadline.cancel()
+        peer.confirm.cancel()
         if peer.status != DEAD:
             old, peer.status = peer.status, DEAD
             self._out.report(events.NodeStatusChanged(peer.name, old, DEAD, peer.generation))
@@ -270,6 +298,18 @@ class Membership:
         if self.advertise_ranges:
             fields.append(("hbtwist", HBTWIST_PROTOCOL))
         self._out.send(Message.of(*fields))
+        self._copies_left = self._copies - 1
+        if self._copies_left:
+            self._copy.arm(self._copy_interval())
+
+    def _on_copy_due(self, lateness: float) -> None:
+        self._out.repeat_status()
+        self._copies_left -= 1
+        if self._copies_left:
+            self._copy.arm(self._copy_interval())
+
+    def _copy_interval(self) -> float:
+        return self._seconds(self.timing.keepalive_ms) / self._copies
 
     def _set_local_status(self, status: str) -> None:
         old, self.local_status = self.local_status, status

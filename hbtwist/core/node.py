@@ -55,9 +55,11 @@ class NodeCore:
         groups: Sequence[GroupSpec] = (),
         auto_failback: str = "legacy",
         actions: IGroupActions | None = None,
+        heartbeat_copies: int = 1,
     ) -> None:
         """`advertise_ranges=False` makes peers ask this node for retransmissions one number
         at a time, without suppression: exactly as Heartbeat 3.0.6 does (for comparisons).
+        Each status goes out `heartbeat_copies` times per keepalive (`Membership`).
 
         `groups` are the resource groups; `actions` starts and stops them and logs the
         resource manager's lines (it may be None only when there are no groups)."""
@@ -75,6 +77,7 @@ class NodeCore:
             clock=clock,
             output=_MembershipOutput(self),
             advertise_ranges=advertise_ranges,
+            heartbeat_copies=heartbeat_copies,
         )
         self.delivery = ReliableDelivery(
             local=self.local,
@@ -277,11 +280,14 @@ class NodeCore:
             recent = seq + LINK_REFRESH_WINDOW > delivery.last_seq(peer.name)
             if generation == peer.generation and recent:
                 self.membership.link_heard(peer, link)
+                self.membership.peer_heard(peer, new=False)
             return
         self.membership.link_heard(peer, link)
         if observation.verdict is Verdict.DUPLICATE:
             self.stats.dropped.duplicate += 1
+            self.membership.peer_heard(peer, new=False)
             return
+        self.membership.peer_heard(peer, new=True)
         delivery.accepted(peer.name, seq, observation)
         if self._is_to_us(message):
             if kind in PROTOCOL_TYPES:
@@ -341,9 +347,16 @@ class _MembershipOutput:
 
     def __init__(self, core: NodeCore) -> None:
         self._core = core
+        self._status_seq = 0
 
     def send(self, message: Message) -> None:
-        self._core.delivery.send(message)
+        seq = self._core.delivery.send(message)
+        if message.text("t") == "status":
+            self._status_seq = seq
+
+    def repeat_status(self) -> None:
+        if self._status_seq:
+            self._core.delivery.repeat(self._status_seq)
 
     def report(self, event: Event) -> None:
         self._core._event(event)

@@ -34,6 +34,9 @@ class IMembershipOutput(Interface):
     def send(message: Message) -> None:
         """Stamp and send a protocol message (status, reqnodes, repnodes, shutdone)."""
 
+    def repeat_status() -> None:
+        """Send the last status again as it was, with its sequence number: a copy."""
+
     def report(event: Event) -> None:
         """One membership event."""
 

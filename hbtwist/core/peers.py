@@ -33,6 +33,8 @@ class Peer:
     name: str
     deadtime_ms: int
     deadline: Deadline = field(init=False)
+    confirm: Deadline = field(init=False)
+    """Runs once the reactor has read what arrived meanwhile, after `deadline` expired."""
     links: dict[str, Link] = field(default_factory=dict)
     status: str = INIT
     uuid: bytes | None = None
@@ -40,6 +42,8 @@ class Peer:
     heard: bool = False
     last_status_at: float | None = None
     last_status_seq: int = 0
+    newest_at: float | None = None
+    """When the first copy of the newest message from this node arrived."""
     heartbeats: int = 0
     late_heartbeats: int = 0
     shutdown_generation: int = 0

@@ -59,7 +59,7 @@ class Retransmission:
         clock: IReactorTime,
         history: TransmitHistory,
         counts: RexmitCounts,
-        send: Callable[[Message], None],
+        send: Callable[[Message], object],
         resend: Callable[[Message], None],
         on_lost: LostCallback,
         is_alive: Callable[[str], bool],

@@ -27,7 +27,7 @@ from hbtwist.core.node import NodeCore
 from hbtwist.core.output import ICoreOutput
 from hbtwist.core.snapshot import FailoverSnapshot, NodeSnapshot
 from hbtwist.core.stamp import Identity, Stamper
-from hbtwist.core.timing import Timing
+from hbtwist.core.timing import Timing, heartbeat_copies
 from hbtwist.daemon.groups import GroupHost, group_specs
 from hbtwist.daemon.loadavg import CachedLoadavg
 from hbtwist.daemon.realtime import enter_realtime
@@ -95,6 +95,7 @@ class NodeService(service.Service):
             loadavg=CachedLoadavg(reactor.seconds),
         )
         self.groups = GroupHost(config, reactor, self.report)
+        media = {link.name for link in self.links}
         self.core = NodeCore(
             stamper=stamper,
             nodes=hacf.nodes,
@@ -107,6 +108,7 @@ class NodeService(service.Service):
             groups=group_specs(config),
             auto_failback=str(hacf.auto_failback),
             actions=self.groups,
+            heartbeat_copies=heartbeat_copies(timing_of(config), len(media)),
         )
         self.groups.manager = self.core.resources
 

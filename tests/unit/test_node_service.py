@@ -120,14 +120,23 @@ def logged() -> Any:
     globalLogPublisher.removeObserver(seen.append)
 
 
+def _statuses(link: FakeLink) -> list[Message]:
+    return [outgoing.message for outgoing in link.sent if outgoing.message.text("t") == "status"]
+
+
 def test_start_opens_every_link_and_heartbeats_on_each(tmp_path: Path) -> None:
-    """Starting opens both media, and every keepalive a status goes out on each of them."""
+    """Starting opens both media, and every keepalive a status goes out on each of them, sent
+    twice half a keepalive apart (two media, five keepalives per deadtime: two copies)."""
     node, kinds, clock = _node(tmp_path)
     node.startService()
     assert [link.started for link in kinds.links] == [True, True]
-    _run(clock, 0.35)
+    _run(clock, 0.32)
     for link in kinds.links:
-        assert _types(link).count("status") == 5  # init, up, then one per keepalive
+        statuses = _statuses(link)
+        numbers = [message.text("seq") for message in statuses]
+        assert len(set(numbers)) == 5  # init, up, then one per keepalive
+        copies = statuses[2:-1:2]
+        assert copies == statuses[1:-1:2] and len(copies) == 3  # up, 0.1 s and 0.2 s repeated
     node.stopService()
 
 
@@ -138,7 +147,7 @@ def test_a_failing_link_stops_neither_the_others_nor_the_heartbeats(tmp_path: Pa
     kinds.links[0].fail_send = True
     before = len(kinds.links[1].sent)
     _run(clock, 1.0)
-    assert _types(kinds.links[1])[before:].count("status") == 10
+    assert _types(kinds.links[1])[before:].count("status") == 20  # ten, each sent twice
     assert kinds.links[0].send_failures >= 10
     last = kinds.links[1].sent[-1].message
     seq = int(last.text("seq") or "0", 16)
