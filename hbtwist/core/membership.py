@@ -60,7 +60,12 @@ class Membership:
         self._link_names: tuple[str, ...] = ()
         self._clock = clock
         self._out = output
-        self._stall = StallDetector(clock, self._seconds(timing.keepalive_ms), output.report)
+        self._stall = StallDetector(
+            clock,
+            self._seconds(timing.keepalive_ms),
+            output.report,
+            self._seconds(timing.deadtime_ms),
+        )
         self._extra_deadtime_ms = 0
         self._awaiting_repnodes: str | None = None
         self._heartbeat = Deadline(clock, self._on_heartbeat_due)
@@ -250,13 +255,13 @@ class Membership:
         self._out.report(events.LinkStatusChanged(peer.name, link.name, old, status))
 
     def _on_link_expired(self, peer: Peer, link: Link, lateness: float) -> None:
-        if self._stall.stalled(lateness):
+        if self._stalled(peer, lateness):
             link.deadline.arm(self._stall.grace)
             return
         self._set_link(peer, link, LINK_DEAD)
 
     def _on_peer_expired(self, peer: Peer, lateness: float) -> None:
-        if self._stall.stalled(lateness):
+        if self._stalled(peer, lateness):
             peer.deadline.arm(self._stall.grace)
             return
         peer.confirm.arm(0)
@@ -264,8 +269,18 @@ class Membership:
     def _on_peer_confirmed(self, peer: Peer, lateness: float) -> None:
         """The verdict on a silent peer, given only after the reactor has read what arrived
         meanwhile: packets queued while this node was busy are not silence."""
-        if not peer.deadline.armed and peer.status != DEAD:
-            self._mark_dead(peer)
+        if peer.deadline.armed or peer.status == DEAD:
+            return
+        if self._stalled(peer, lateness):
+            peer.deadline.arm(self._stall.grace)
+            return
+        self._mark_dead(peer)
+
+    def _stalled(self, peer: Peer, lateness: float) -> bool:
+        """Whether a verdict on `peer` must wait: this timer fired late, or this node was
+        stalled within the peer's deadtime (its silence was not all heard)."""
+        late = self._stall.stalled(lateness)
+        return late or self._stall.stalled_within(self._seconds(peer.deadtime_ms))
 
     def _mark_dead(
         self, peer: Peer, reason: str = "sender declared dead", keep_sequence: bool = False

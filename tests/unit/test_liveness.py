@@ -1,11 +1,12 @@
 """When a peer counts as alive: heartbeat copies spread over the keepalive, any authentic
-message keeping a peer alive, replayed copies that cannot, and packets read before a verdict."""
+message keeping a peer alive, replayed copies that cannot, packets read before a verdict, and
+silence heard through a stall of this node that proves nothing."""
 
 from __future__ import annotations
 
 import pytest
 
-from hbtwist.core.events import NodeStatusChanged, PartitionHealed
+from hbtwist.core.events import LinkStatusChanged, LocalStall, NodeStatusChanged, PartitionHealed
 from hbtwist.core.timing import MAX_HEARTBEAT_COPIES, Timing, heartbeat_copies
 from hbtwist.wire import Message, decode_datagram, encode_datagram
 from tests.simnet import KEYRING, SimNet
@@ -132,3 +133,19 @@ def test_a_packet_that_arrived_before_the_timer_ran_is_read_before_the_verdict()
     assert net.when("n1", NodeStatusChanged, node="n2", new="dead") is None
     assert net.when("n1", PartitionHealed, node="n2") is None
     assert net.nodes["n1"].status_of("n2") == "active"
+
+
+def test_a_machine_held_most_of_the_time_accuses_nobody() -> None:
+    """Both nodes held together 80 ms out of every 100 ms (a virtual machine out of CPU quota)
+    for two seconds: each sees its own stalls, and no node or link is declared dead."""
+    net = SimNet(["n1", "n2"], timing=BENCH)
+    net.start()
+    net.run(6.0, step=0.001)  # past the start-up deadtime
+    for _ in range(20):
+        net.clock.advance(0.08)
+        net.run(0.02, step=0.001)
+    net.run(1.0, step=0.001)
+    assert deaths(net) == 0
+    for name in ("n1", "n2"):
+        assert net.when(name, LocalStall) is not None
+        assert net.when(name, LinkStatusChanged, new="dead") is None
