@@ -131,9 +131,10 @@ def make_realtime(node: Node) -> None:
     """Run `node`'s daemon under SCHED_RR (priority 1), its children and threads as usual; where
     the machine refuses it (a container may, even to root) the daemon runs as it is.
 
-    Heartbeat's default (`realtime on`): a shared, loaded machine then cannot delay the
-    heartbeats of a 60 ms deadtime past it, while the resource scripts the daemon starts run with
-    ordinary priority (SCHED_RESET_ON_FORK). hbtwist accepts `realtime` without applying it.
+    The daemon does the same itself under ha.cf's `realtime on` (the default, as Heartbeat's);
+    this sets it from outside as well, so the test holds whatever the daemon's own attempt gave:
+    a shared, loaded machine then cannot delay the heartbeats of a 60 ms deadtime past it, while
+    the resource scripts run with ordinary priority (SCHED_RESET_ON_FORK).
     """
     policy = os.SCHED_RR | os.SCHED_RESET_ON_FORK
     with contextlib.suppress(PermissionError):
