@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv demo test bench bench-cluster bench-failover lint clean
+.PHONY: venv demo test bench bench-cluster bench-failover bench-loss lint clean
 
 venv: $(VENV)/.installed
 
@@ -44,6 +44,9 @@ bench-cluster: venv
 
 bench-failover: venv
 	$(BIN)/python bench/failover.py
+
+bench-loss: venv
+	$(BIN)/python bench/loss.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check hbtwist tests twisted setup.py
