@@ -192,6 +192,7 @@ class SimNet:
         auto_failback: str = "on",
         operation_delay: float = 0.05,
         heartbeat_copies: int = 1,
+        ping_nodes: Sequence[str] = (),
     ) -> None:
         self.clock = HeapClock()
         self.clock.advance(START_TIME)
@@ -214,6 +215,7 @@ class SimNet:
         self.auto_failback = auto_failback
         self.operation_delay = operation_delay
         self.heartbeat_copies = heartbeat_copies
+        self.ping_nodes = tuple(ping_nodes)
         self.lost_at_source: Callable[[str, Message], bool] = lambda source, message: False
         """Whether a sent message is lost on every medium (a test's choice, beside the random
         losses)."""
@@ -259,6 +261,7 @@ class SimNet:
             auto_failback=self.auto_failback,
             actions=groups,
             heartbeat_copies=self.heartbeat_copies,
+            ping_nodes=self.ping_nodes,
         )
         groups.core = core
         return SimNode(name, core, output, node_events, delivered, delivered_at, groups=groups)

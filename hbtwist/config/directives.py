@@ -15,9 +15,10 @@ from typing import TypeVar, cast
 
 from hbtwist.config.durations import parse_duration_ms
 from hbtwist.config.media import BAUD_RATES, MediaSettings, Medium
-from hbtwist.config.model import ApiAuth, AutoFailback, AutoJoin, RespawnEntry
+from hbtwist.config.model import ApiAuth, AutoFailback, AutoJoin, RespawnEntry, StonithDevice
 from hbtwist.config.problems import FileLog, shown
 from hbtwist.config.values import (
+    WHITESPACE,
     ascii_lower,
     check_node_name,
     parse_bool,
@@ -55,14 +56,9 @@ PACEMAKER_MODES = frozenset({"respawn", "minimal", "manual", "ccm-only", "valgri
 PACEMAKER_REFUSED = "Pacemaker (crm) is not supported by hbtwist; use haresources (crm off)"
 
 REFUSED = {
-    "stonith": "STONITH is not supported yet",
-    "stonith_host": "STONITH is not supported yet",
     "watchdog": "the watchdog device is not supported yet",
     "failfast": "failfast clients (reboot when they die) are not supported yet",
     "use_apphbd": "registering with apphbd is not supported yet",
-    "ping": "ping nodes are not supported yet",
-    "ping6": "ping nodes are not supported yet",
-    "ping_group": "ping nodes are not supported yet",
     "hbaping": "the hbaping medium does not exist in Heartbeat 3.0.6 either",
 }
 """Directives hbtwist refuses, with the reason given to the operator."""
@@ -73,7 +69,11 @@ ALIASES = {"udp": "bcast"}
 MEDIA = "media"
 """The name `HaCfState.fail` records for a medium line (of any kind) that could not be read."""
 
+ALL_HOSTS = "*"
+"""`stonith_host *`: the device every node can use (a plain `stonith` line is the same)."""
+
 _MAX_REXMIT = re.compile(r"([0-9]+)(?:ms)?", re.IGNORECASE)
+_BLANKS = re.compile(f"[{re.escape(WHITESPACE)}]+")
 T = TypeVar("T")
 
 
@@ -92,6 +92,8 @@ class HaCfState:
         self.apiauth: dict[str, ApiAuth] = {}
         self.apiauth_lines: dict[str, int] = {}
         self.env: list[tuple[str, str]] = []
+        self.stonith: list[tuple[str, StonithDevice]] = []
+        """(host, device) of each `stonith` (host `*`) and `stonith_host` line, in file order."""
         self.directives: list[tuple[str, str]] = []
         self.failback = AutoFailback.LEGACY
         self.failed: set[str] = set()
@@ -327,6 +329,30 @@ def _apiauth(state: HaCfState, value: str, line: int) -> None:
     state.apiauth_lines[client] = line
 
 
+def _stonith(state: HaCfState, value: str, line: int) -> None:
+    """`stonith <type> <file>`: the rest of the line after the type is the file (as Heartbeat)."""
+    words = _BLANKS.split(value, maxsplit=1)
+    if len(words) < 2:
+        raise ValueError("expected a device type and its configuration file (stonith <type> <file>)")
+    device = StonithDevice(words[0], config_file=words[1], location=(state.log.path, line))
+    state.stonith.append((ALL_HOSTS, device))
+
+
+def _stonith_host(state: HaCfState, value: str, line: int) -> None:
+    """`stonith_host <host|*> <type> <parameters...>`: the parameters are the rest of the line."""
+    words = _BLANKS.split(value, maxsplit=2)
+    if len(words) < 3:
+        raise ValueError(
+            "expected a host (or *), a device type and its parameters"
+            " (stonith_host <host|*> <type> <parameters...>)"
+        )
+    host, kind, parameters = ascii_lower(words[0]), words[1], words[2]
+    if host != ALL_HOSTS:
+        check_node_name(host)
+    device = StonithDevice(kind, parameters=parameters, location=(state.log.path, line))
+    state.stonith.append((host, device))
+
+
 _PACEMAKER_ONLY = "has no effect: it only configures Pacemaker, which hbtwist does not run"
 _NO_API = (
     "has no effect: hbtwist has no Heartbeat API socket, so Heartbeat API clients "
@@ -386,5 +412,7 @@ DIRECTIVES: dict[str, Directive] = {
     ),
     "respawn": Directive(_respawn, whole_line=True, no_effect=_NO_API),
     "apiauth": Directive(_apiauth, whole_line=True, no_effect=_NO_API),
+    "stonith": Directive(_stonith, whole_line=True),
+    "stonith_host": Directive(_stonith_host, whole_line=True),
 }
 """Every directive hbtwist accepts (media aside: see `hbtwist.config.media.MEDIUM_PARSERS`)."""

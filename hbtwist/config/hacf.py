@@ -14,10 +14,12 @@ import re
 from collections.abc import Mapping
 
 from hbtwist.config.checks import (
+    STONITH_PROGRAM,
     check_logging,
     check_media,
     check_membership,
     resolve_auto_failback,
+    resolve_stonith,
     resolve_timings,
 )
 from hbtwist.config.directives import (
@@ -43,16 +45,18 @@ def parse_hacf(
     log: FileLog,
     local_node: str | None,
     media: Mapping[str, MediumParser] = MEDIUM_PARSERS,
+    stonith_program: str = STONITH_PROGRAM,
 ) -> HaCf:
     """The `HaCf` of `source`; every problem goes to `log` (the result is then not to be used).
 
     `media` maps medium directives to their parsers: the built-ins, or every installed plugin.
     `local_node` None means it is unknown (its problem is already reported): it is not checked.
+    A STONITH device's type is checked with `stonith_program -L` (cluster-glue's command).
     """
     state = HaCfState(log, default_udp_port())
     for number, text in source.numbered():
         _read_line(state, text, number, media)
-    return _build(state, local_node)
+    return _build(state, local_node, stonith_program)
 
 
 def _content(text: str) -> str:
@@ -130,12 +134,13 @@ def _add_medium(state: HaCfState, parser: MediumParser, argument: str, line: int
     state.media.append(medium)
 
 
-def _build(state: HaCfState, local_node: str | None) -> HaCf:
+def _build(state: HaCfState, local_node: str | None, stonith_program: str) -> HaCf:
     timings = resolve_timings(state)
     autojoin = state.value("autojoin", AutoJoin.NONE)
     check_membership(state, local_node, autojoin)
     check_media(state)
     check_logging(state)
+    stonith = resolve_stonith(state, local_node, stonith_program)
     return HaCf(
         nodes=tuple(state.nodes),
         media=tuple(state.media),
@@ -178,4 +183,5 @@ def _build(state: HaCfState, local_node: str | None) -> HaCf:
         log_badpack=state.value("log_badpack", True),
         directives=tuple(state.directives),
         failed=frozenset(state.failed),
+        stonith=stonith,
     )

@@ -1,7 +1,10 @@
-"""Heartbeat media (bcast, mcast, mcast6, ucast, ucast6, serial): their objects and line parsers.
+"""Heartbeat media (bcast, mcast, mcast6, ucast, ucast6, serial, ping, ping6, ping_group): their
+objects and line parsers.
 
 Each medium kind is a frozen dataclass with `kind` (the ha.cf directive), `name` (the link name of
-spec section 6.2: the interface or tty path) and `location` (file, line). `MEDIUM_PARSERS` maps a
+spec section 6.2: the interface or tty path; for the ping media the ping node) and `location`
+(file, line). Each ping medium is also a node of type `ping` (spec 7.7), named after its host or
+group. `MEDIUM_PARSERS` maps a
 directive to the parser of its lines, so that further media can be registered later.
 
 UDP media take their port from `udpport` and serial media their speed from `baud`, but, as in
@@ -11,14 +14,16 @@ keeps those latched values.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from hbtwist.config.problems import shown
 from hbtwist.config.values import (
+    ascii_lower,
     check_host_name,
     check_interface_name,
+    check_node_name,
     looks_like_ipv4,
     parse_int,
     parse_ipv4,
@@ -166,7 +171,54 @@ class SerialMedium:
         return f"serial {self.device} @{self.baud}"
 
 
-Medium = BcastMedium | McastMedium | Mcast6Medium | UcastMedium | Ucast6Medium | SerialMedium
+@dataclass(frozen=True)
+class PingMedium:
+    """A ping node (`ping <host>`): ICMP echo to `hosts`; the node is alive while one answers."""
+
+    kind: ClassVar[str] = "ping"
+    family: ClassVar[int] = 4
+    """The IP version of `hosts`."""
+    node: str
+    """The ping node's name (its host, or its group name), lower-cased as node names are."""
+    hosts: tuple[str, ...]
+    """The addresses or host names pinged."""
+    location: Location = field(default=NO_LOCATION, compare=False)
+
+    @property
+    def name(self) -> str:
+        """The link name: the ping node, whose single link it is (spec 6.2)."""
+        return self.node
+
+    def describe(self) -> str:
+        """One line for humans, e.g. `ping 192.0.2.1` or `ping_group uplinks: 192.0.2.1 ...`."""
+        if self.kind == "ping_group":
+            return f"ping_group {self.node}: {' '.join(self.hosts)}"
+        return f"{self.kind} {' '.join(self.hosts)}"
+
+
+@dataclass(frozen=True)
+class Ping6Medium(PingMedium):
+    """A ping node over IPv6 (`ping6 <host>`)."""
+
+    kind: ClassVar[str] = "ping6"
+    family: ClassVar[int] = 6
+
+
+@dataclass(frozen=True)
+class PingGroupMedium(PingMedium):
+    """A group of hosts pinged as one ping node (`ping_group <name> <host>...`)."""
+
+    kind: ClassVar[str] = "ping_group"
+
+
+Medium = (
+    BcastMedium | McastMedium | Mcast6Medium | UcastMedium | Ucast6Medium | SerialMedium | PingMedium
+)
+
+
+def ping_nodes(media: Iterable[object]) -> tuple[str, ...]:
+    """The names of the ping nodes the ping media of `media` make, in ha.cf order."""
+    return tuple(dict.fromkeys(medium.node for medium in media if isinstance(medium, PingMedium)))
 
 
 @dataclass(frozen=True)
@@ -319,6 +371,50 @@ def parse_serial(line: MediumLine) -> SerialMedium:
     return SerialMedium(line.argument, line.settings.serial_baud(line.location[1]), line.location)
 
 
+def _ping_host(text: str, family: int) -> str:
+    """One pinged host: an address of `family` (4 or 6) or a host name, as ping's resolver takes."""
+    if family == 4 and ":" in text:
+        raise ValueError(f"{shown(text)} is not an IPv4 address or host name (use ping6 for IPv6)")
+    if family == 6 and looks_like_ipv4(text):
+        raise ValueError(f"{shown(text)} is an IPv4 address (use ping for IPv4)")
+    if ":" in text:
+        return str(parse_ipv6(text))
+    if looks_like_ipv4(text):
+        return str(parse_ipv4(text))
+    check_host_name(text)
+    return text
+
+
+def _ping_node(text: str) -> str:
+    name = ascii_lower(text)
+    check_node_name(name)
+    return name
+
+
+def parse_ping(line: MediumLine) -> PingMedium:
+    """`ping <host>` (one word of an option list): an IPv4 address or a host name."""
+    host = _ping_host(line.argument, 4)
+    return PingMedium(_ping_node(line.argument), (host,), line.location)
+
+
+def parse_ping6(line: MediumLine) -> Ping6Medium:
+    """`ping6 <host>` (one word of an option list): an IPv6 address or a host name."""
+    host = _ping_host(line.argument, 6)
+    return Ping6Medium(_ping_node(line.argument), (host,), line.location)
+
+
+def parse_ping_group(line: MediumLine) -> PingGroupMedium:
+    """`ping_group <name> <host> [<host> ...]`: one ping node alive while any host answers."""
+    words = split_words(line.argument)
+    if len(words) < 2:
+        raise ValueError(
+            "expected a group name and at least one host (syntax: ping_group <name> <host>...)"
+        )
+    name, *hosts = words
+    addresses = tuple(dict.fromkeys(_ping_host(host, 4) for host in hosts))
+    return PingGroupMedium(_ping_node(name), addresses, line.location)
+
+
 MEDIUM_PARSERS: dict[str, MediumParser] = {
     "bcast": MediumParser(whole_line=False, parse=parse_bcast),
     "mcast": MediumParser(whole_line=True, parse=parse_mcast),
@@ -326,5 +422,8 @@ MEDIUM_PARSERS: dict[str, MediumParser] = {
     "ucast": MediumParser(whole_line=True, parse=parse_ucast),
     "ucast6": MediumParser(whole_line=True, parse=parse_ucast6),
     "serial": MediumParser(whole_line=False, parse=parse_serial),
+    "ping": MediumParser(whole_line=False, parse=parse_ping),
+    "ping6": MediumParser(whole_line=False, parse=parse_ping6),
+    "ping_group": MediumParser(whole_line=True, parse=parse_ping_group),
 }
 """Medium directive -> parser. A medium plugin registry can add entries here."""

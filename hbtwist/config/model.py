@@ -53,6 +53,20 @@ class ApiAuth:
     location: Location | None = None
 
 
+@dataclass(frozen=True)
+class StonithDevice:
+    """The STONITH device this node resets dead nodes with, run through cluster-glue's `stonith`
+    command: `stonith <type> <file>` or `stonith_host <host|*> <type> <parameters...>`."""
+
+    type: str
+    """The device type, as `stonith -L` lists it (`null`, `external/ipmi`, ...)."""
+    parameters: str | None = None
+    """`stonith_host`: the device's parameters as written, given to `stonith -p`."""
+    config_file: str | None = None
+    """`stonith`: the file holding the device's parameters, given to `stonith -F`."""
+    location: Location | None = None
+
+
 DEFAULT_APIAUTH = (
     ApiAuth("ipfail", ("hacluster",), ()),
     ApiAuth("ccm", ("hacluster",), ()),
@@ -115,6 +129,9 @@ class HaCf:
     failed: frozenset[str] = frozenset()
     """Directives with a line that could not be read (`media` for any medium): only ever
     non-empty in a configuration that is refused."""
+    stonith: StonithDevice | None = None
+    """The STONITH device of the last `stonith`, or `stonith_host` for this node or `*`, line
+    (as in Heartbeat, the last one counts); None when ha.cf gives this node none."""
 
     def parameter(self, name: str) -> str | None:
         """What Heartbeat's `getparm` (`cl_status hbparameter -p NAME`) reports for `name`."""

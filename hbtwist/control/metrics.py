@@ -27,7 +27,7 @@ from twisted.web import pages, resource, server
 from hbtwist import __version__
 from hbtwist.control.access import IClusterNode
 from hbtwist.control.listener import ListenerService
-from hbtwist.core.events import EVENT_NAMES, Event, event_name
+from hbtwist.core.events import EVENT_NAMES, Event, FenceResult, event_name
 from hbtwist.core.snapshot import FailoverSnapshot, NodeSnapshot
 from hbtwist.core.stats import NodeStats
 
@@ -39,6 +39,8 @@ HOLDINGS = ("none", "local", "foreign", "all", "transition")
 """cl_status `rscstatus` answers, always exported by `hbtwist_resource_hold` (0 or 1)."""
 GROUP_STATES = ("stopped", "starting", "running", "stopping", "failed", "unconfirmed")
 """This node's side of a group, always exported by `hbtwist_resource_group_state` (0 or 1)."""
+FENCE_RESULTS = ("OK", "bad", "badhost")
+"""What a reset with the STONITH device answers, always exported by `hbtwist_fence_resets`."""
 
 COUNTERS = {
     "sent": (
@@ -81,13 +83,17 @@ REXMIT_COUNTERS = {
 
 
 class EventTally:
-    """A node subscriber counting the events the node reports, by wire name."""
+    """A node subscriber counting the events the node reports, by wire name, and the resets
+    of dead nodes with the STONITH device, by result."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.fences: Counter[str] = Counter()
 
     def __call__(self, event: Event) -> None:
         self.counts[event_name(event)] += 1
+        if isinstance(event, FenceResult):
+            self.fences[event.result] += 1
 
 
 class NodeCollector(Collector):
@@ -107,12 +113,17 @@ class NodeCollector(Collector):
         yield from local_families(state)
         yield from counter_families(state.stats)
         yield event_family(self._tally)
+        yield fence_family(self._tally)
         yield from resource_families(self._node.resources(), state.local)
 
 
 def node_families(state: NodeSnapshot, now: float) -> list[Metric]:
     """Per node, the local node included: up, status, generation, heartbeats."""
-    up = GaugeMetricFamily("hbtwist_node_up", "1 if the node is up or active, else 0.", labels=["node"])
+    up = GaugeMetricFamily(
+        "hbtwist_node_up",
+        "1 if the node is up or active (a ping node: if it answers), else 0.",
+        labels=["node"],
+    )
     status = GaugeMetricFamily(
         "hbtwist_node_status", "1 for the node's current status, else 0.", labels=["node", "status"]
     )
@@ -130,9 +141,16 @@ def node_families(state: NodeSnapshot, now: float) -> list[Metric]:
     late = CounterMetricFamily(
         "hbtwist_late_heartbeats", "Status messages from the node later than warntime.", labels=["node"]
     )
+    pings = GaugeMetricFamily(
+        "hbtwist_ping_nodes_reached",
+        "How many ping nodes the node reaches (nodes that say so: hbtwist nodes with ping nodes).",
+        labels=["node"],
+    )
     for peer in state.peers:
         node = _text(peer.name)
-        up.add_metric([node], int(peer.alive))
+        up.add_metric([node], int(peer.reachable))
+        if peer.pings_reached is not None:
+            pings.add_metric([node], peer.pings_reached)
         for known in dict.fromkeys((*KNOWN_STATUSES, peer.status)):
             status.add_metric([node, _text(known)], int(known == peer.status))
         generation.add_metric([node], peer.generation)
@@ -140,7 +158,7 @@ def node_families(state: NodeSnapshot, now: float) -> list[Metric]:
             since.add_metric([node], _elapsed(now, peer.last_status_at))
         heartbeats.add_metric([node], peer.heartbeats)
         late.add_metric([node], peer.late_heartbeats)
-    return [up, status, generation, since, heartbeats, late]
+    return [up, status, generation, since, heartbeats, late, pings]
 
 
 def link_families(state: NodeSnapshot, now: float) -> list[Metric]:
@@ -216,6 +234,19 @@ def event_family(tally: EventTally) -> Metric:
     )
     for name in sorted({*EVENT_NAMES.values(), *tally.counts}):
         family.add_metric([name], tally.counts[name])
+    return family
+
+
+def fence_family(tally: EventTally) -> Metric:
+    """Resets of dead nodes this node tried with its STONITH device, by result; each result is
+    present, at 0 until counted."""
+    family = CounterMetricFamily(
+        "hbtwist_fence_resets",
+        "Resets of dead nodes tried with the STONITH device, by result.",
+        labels=["result"],
+    )
+    for result in FENCE_RESULTS:
+        family.add_metric([result], tally.fences[result])
     return family
 
 

@@ -25,10 +25,9 @@ from hbtwist.wire import Message
 HEARTBEAT_VERSION = "3.0.6"
 """The Heartbeat release whose protocol and behaviour hbtwist follows."""
 
-NODE_TYPE = "normal"
 NODE_WEIGHT = 100
 NODE_SITE = ""
-"""Heartbeat's defaults for every `node` (hbtwist has no ping nodes and no weight or site)."""
+"""Heartbeat's defaults for every node (hbtwist has no weight or site)."""
 
 Item = dict[str, Any]
 
@@ -155,7 +154,7 @@ class NodeView:
     def _node_item(self, peer: PeerSnapshot) -> Item:
         return {
             "name": peer.name,
-            "type": NODE_TYPE,
+            "type": peer.kind,
             "status": peer.status,
             "generation": peer.generation,
             "uuid": None if peer.uuid is None else peer.uuid.hex(),

@@ -47,6 +47,16 @@ def wording(event: events.Event, local: str) -> tuple[LogLevel, str]:
             return LogLevel.warn, text
         case events.HoldingChanged():
             return LogLevel.info, "This node now holds {new} resources (was {old})."
+        case events.FenceResult(result="OK"):
+            return LogLevel.info, "node {node} now reset."
+        case events.FenceResult(result="badhost"):
+            return LogLevel.error, "Device {device} cannot reset host {node}."
+        case events.FenceResult():
+            return LogLevel.error, "Host {node} not reset!"
+        case events.PingsReached(count=None):
+            return LogLevel.info, "Node {node} no longer says how many ping nodes it reaches."
+        case events.PingsReached():
+            return LogLevel.info, "Node {node} reaches {count} ping node(s)."
     return LogLevel.info, events.event_name(event)
 
 

@@ -115,6 +115,29 @@ class HoldingChanged:
     new: str
 
 
+@dataclass(frozen=True)
+class FenceResult:
+    """This node tried to reset a dead node with its STONITH device (`Resetting node ...`)."""
+
+    node: str
+    device: str
+    """The STONITH device type, as in `Resetting node X with [type]`."""
+    result: str
+    """Heartbeat's `stonith` message result: `OK`, `bad`, or `badhost` (the device cannot
+    reset that node)."""
+    attempt: int
+    """1 for the first try after the death, then one more for each retry 5 s after a failure."""
+
+
+@dataclass(frozen=True)
+class PingsReached:
+    """How many ping nodes `node` reaches changed (this node's count, or one a peer sent;
+    None: the peer no longer says)."""
+
+    node: str
+    count: int | None
+
+
 Event = (
     NodeStatusChanged
     | LinkStatusChanged
@@ -128,6 +151,8 @@ Event = (
     | GroupStateChanged
     | ResourceOperation
     | HoldingChanged
+    | FenceResult
+    | PingsReached
 )
 
 EventSink = Callable[[Event], None]
@@ -146,6 +171,8 @@ EVENT_NAMES: dict[type, str] = {
     GroupStateChanged: "group_state_changed",
     ResourceOperation: "resource_operation",
     HoldingChanged: "holding_changed",
+    FenceResult: "fence_result",
+    PingsReached: "pings_reached",
 }
 """The name of each event kind on the control port, in logs and in metrics labels: the
 protocol's names, independent of the Python class names."""

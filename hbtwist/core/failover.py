@@ -2,7 +2,7 @@
 
 It decides which groups run here; the host starts and stops them (`IFailoverOutput`) and answers
 `group_started` / `group_stopped`. The taker rule is in `holders.py`, the standby conversations in
-`standby.py`, legacy failback in `legacy.py`."""
+`standby.py`, legacy failback in `legacy.py`, a dead node's fencing and takeover in `fencing.py`."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterable, Sequence
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from hbtwist.core import rscmsg
+from hbtwist.core.connectivity import Connectivity
 from hbtwist.core.events import GroupStateChanged, HoldingChanged
+from hbtwist.core.fencing import Fencing
 from hbtwist.core.groupstate import HELD, Group, Phase, State
 from hbtwist.core.holders import GroupSpec, claimed, taker
 from hbtwist.core.legacy import LegacyFailback
 from hbtwist.core.output import IFailoverOutput
-from hbtwist.core.partition import release_duplicates
+from hbtwist.core.partition import Partitions
 from hbtwist.core.snapshot import FailoverSnapshot, GroupSnapshot, ResourceSnapshot
 from hbtwist.core.standby import Standby
 from hbtwist.wire import Message
@@ -39,7 +41,9 @@ class ResourceManager:
         auto_failback: str,
         clock: IReactorTime,
         output: IFailoverOutput,
+        stonith: str | None = None,
     ) -> None:
+        """`stonith` is the STONITH device type this node resets dead nodes with (None: none)."""
         self.local = local
         self.order = tuple(nodes)
         self.auto_failback = auto_failback
@@ -52,6 +56,9 @@ class ResourceManager:
         self.releases = 0
         self.standby = Standby(self)
         self.legacy = LegacyFailback(self)
+        self.fencing = Fencing(self, stonith)
+        self.partitions = Partitions(self)
+        self.connectivity = Connectivity(self)
         self._awaiting: set[str] = set()
         self._starting_peers: set[str] = set()
         self._wait_timer: IDelayedCall | None = None
@@ -129,12 +136,15 @@ class ResourceManager:
         if node == self.local:
             return
         if status in ALIVE:
+            if node not in self.alive:
+                self.fencing.node_returned(node)
             self.alive.add(node)
-            return
-        if node not in self.alive:
-            return
-        self.alive.discard(node)
-        self._node_died(node)
+            self.partitions.judge_early(node)
+        elif node in self.alive:
+            self.alive.discard(node)
+            self._node_died(node)
+        elif status == "dead":
+            self.fencing.never_heard(node)
 
     # Messages
 
@@ -173,7 +183,7 @@ class ResourceManager:
         self.learn_holdings(sender, self.claims(sender, message))
         stable = message.text("isstable") == "1"
         if stable and self.phase is Phase.STABLE:
-            release_duplicates(self, sender, self.claims(sender, message))
+            self.partitions.stable_report(sender, self.claims(sender, message))
             self.reconcile()
         just_started = sender in self._starting_peers
         if stable:
@@ -245,14 +255,16 @@ class ResourceManager:
 
     def orphans_for_me(self) -> list[str]:
         """Groups nobody holds or is giving away whose taker is this node."""
-        return [
-            key
-            for key, group in self.groups.items()
-            if group.holder is None
-            and group.giver is None
+        groups = self.groups.items()
+        return [key for key, group in groups if group.holder is None and self.would_take(group)]
+
+    def would_take(self, group: Group) -> bool:
+        """Whether this node is to start `group` once nobody holds it."""
+        return (
+            group.giver is None
             and group.state is State.STOPPED
-            and taker(group.spec, self.order, self.alive) == self.local
-        ]
+            and taker(group.spec, self.order, self.alive, self.connectivity.outranked()) == self.local
+        )
 
     def reconcile(self) -> None:
         """Take every orphaned group whose taker is this node."""
@@ -265,36 +277,16 @@ class ResourceManager:
 
     def _node_died(self, node: str) -> None:
         self._starting_peers.discard(node)
-        lost = [group for group in self.groups.values() if group.holder == node]
-        for group in lost:
-            self.set_holder(group, None)
         self.standby.node_died(node)
         self.legacy.node_died(node)
+        self.fencing.node_died(node)
         if self.phase is Phase.STARTING:
             self._awaiting.discard(node)
             self._maybe_acquire_initial()
-            return
-        if self.phase is not Phase.STABLE:
-            return
-        if not lost:
-            self.say("info", f"Dead node {node} gave up resources.")
-        targets = self.orphans_for_me()
-        if not targets:
-            return
-        if lost:
-            self.say("warn", "No STONITH device configured.")
-            self.say("warn", "Shared disks are not protected.")
-            self.send(rscmsg.stonith_result(node, "n_stnth"))
-        self.say("info", f"Resources being acquired from {node}.")
-        self.takeovers += len(targets)
 
-        def taken() -> None:
-            self.say("info", f"mach_down takeover complete for node {node}.")
-            if self.nice:
-                self.send(rscmsg.mach_down_report())
-            self.report_holdings()
-
-        self.run_batch("start", targets, taken)
+    def fence_done(self, node: str, result: str) -> None:
+        """The host reset `node` (`OK`) or could not (`bad`, `badhost`): see `fencing.py`."""
+        self.fencing.fence_done(node, result)
 
     # Operations carried out by the host
 
@@ -377,6 +369,7 @@ class ResourceManager:
     def shutdown(self, done: Callable[[], None]) -> None:
         """Release every group (right to left, last group first), then call `done`."""
         self.standby.cancel()
+        self.fencing.cancel()
         self._cancel_wait()
         if self.phase is Phase.IDLE:
             self.phase = Phase.SHUTTING_DOWN
@@ -406,6 +399,12 @@ class ResourceManager:
         """Cancel every timer; the manager is inert afterwards."""
         self._cancel_wait()
         self.standby.cancel()
+        self.fencing.cancel()
+        self.connectivity.cancel()
+
+    def after_activity(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when the resource activity under way, or else the next, is over."""
+        self._idle_callbacks.append(callback)
 
     def _run_idle_callbacks(self) -> None:
         if self.busy:

@@ -1,4 +1,7 @@
-"""Membership: heartbeats, node and link status, generations, deaths and comm-up (spec 4, 6)."""
+"""Membership: heartbeats, node and link status, generations, deaths and comm-up (spec 4, 6).
+
+Ping nodes (spec 7.7): `ping` while echo replies arrive within `deadping`, else `dead`; one link
+named after them; counted for comm-up as in Heartbeat, never members (never `up` or `active`)."""
 
 from __future__ import annotations
 
@@ -11,8 +14,8 @@ from hbtwist.core import events
 from hbtwist.core.deadline import Deadline
 from hbtwist.core.fields import parse_hex
 from hbtwist.core.output import IMembershipOutput
-from hbtwist.core.peers import ACTIVE, DEAD, INIT, LINK_DEAD, LINK_UP, UP, Link, Peer
-from hbtwist.core.snapshot import LinkSnapshot, PeerSnapshot
+from hbtwist.core.peers import ACTIVE, DEAD, INIT, LINK_DEAD, LINK_UP, PING, PING_NODE, UP, Link, Peer
+from hbtwist.core.snapshot import PeerSnapshot
 from hbtwist.core.stall import StallDetector
 from hbtwist.core.timing import Timing
 from hbtwist.wire import Message
@@ -26,6 +29,9 @@ REQNODES_RETRY_SECONDS = 1.0
 
 HBTWIST_PROTOCOL = "1"
 """Sent in every status as field `hbtwist`: the peer may use range and suppressed NACKs."""
+
+PINGS_FIELD = "hbtwist_pings"
+"""Status field: how many ping nodes the sender reaches (decimal); Heartbeat ignores it."""
 
 PROTOCOL_TYPES = frozenset({"status", "reqnodes", "repnodes", "shutdone"})
 """Sequenced types membership consumes; every other type is delivered to the application."""
@@ -87,6 +93,15 @@ class Membership:
             self._add_link(peer, link)
         return peer
 
+    def add_ping_node(self, name: str) -> Peer:
+        """Know a ping node, dead after `deadping` without a reply, with its single link."""
+        peer = Peer(name, self.timing.ping_deadtime_ms, kind=PING_NODE)
+        peer.deadline = Deadline(self._clock, partial(self._on_peer_expired, peer))
+        peer.confirm = Deadline(self._clock, partial(self._on_peer_confirmed, peer))
+        self.peers[name] = peer
+        self._add_link(peer, name)
+        return peer
+
     # Life cycle
 
     def start(self) -> None:
@@ -130,6 +145,10 @@ class Membership:
         """The names of the other nodes that are up or active."""
         return [peer.name for peer in self.remote_peers() if peer.alive]
 
+    def pings_reached(self) -> int:
+        """How many ping nodes answer now (a ping_group is one ping node)."""
+        return sum(1 for peer in self.peers.values() if peer.is_ping and peer.status == PING)
+
     def uuid_of(self, name: str) -> bytes | None:
         """The UUID of the node called `name`, once known."""
         peer = self.peers.get(fold_name(name))
@@ -137,7 +156,7 @@ class Membership:
 
     def snapshot(self) -> tuple[PeerSnapshot, ...]:
         """Every node and its links, frozen, in configuration order."""
-        return tuple(_peer_snapshot(peer) for peer in self.peers.values())
+        return tuple(peer.snapshot() for peer in self.peers.values())
 
     # Receiving
 
@@ -192,6 +211,28 @@ class Membership:
         if peer.name != self.local:
             link.deadline.arm(self._seconds(peer.deadtime_ms))
 
+    def ping_heard(self, peer: Peer, kind: str, message: Message, link: str) -> bool:
+        """An authentic message naming the ping node `peer` as its source arrived: whether it
+        is an echo reply (`NS_st`, `info=ping`) through that ping node's own medium, which
+        keeps the ping node alive as a status keeps a node alive."""
+        if kind != "NS_st" or message.text("info") != "ping" or link != peer.name:
+            return False
+        self.link_heard(peer, link)
+        peer.heard = True
+        peer.heartbeats += 1
+        peer.last_status_at = self._clock.seconds()
+        if peer.status != PING:
+            old, peer.status = peer.status, PING
+            self._ping_status_changed(peer, old)
+        peer.deadline.arm(self._seconds(self._threshold(peer)))
+        self.check_comm_up()
+        return True
+
+    def _ping_status_changed(self, peer: Peer, old: str) -> None:
+        self._out.report(events.NodeStatusChanged(peer.name, old, peer.status, peer.generation))
+        self.peers[self.local].pings_reached = reached = self.pings_reached()
+        self._out.report(events.PingsReached(self.local, reached))
+
     def dispatch(self, kind: str, message: Message, peer: Peer, seq: int) -> None:
         """Handle one new protocol message (a type of PROTOCOL_TYPES) addressed to this node."""
         if kind == "status":
@@ -201,7 +242,7 @@ class Membership:
                 Message.of(
                     ("dest", peer.name),
                     ("t", "repnodes"),
-                    ("nodelist", "".join(f"{name} " for name in self.peers)),
+                    ("nodelist", "".join(f"{name} " for name in self._normal_nodes())),
                     ("delnodelist", " "),
                 )
             )
@@ -232,6 +273,7 @@ class Membership:
         if "protocol" not in message:
             self.flow_control = False
         self._out.heard_status(peer.name, "hbtwist" in message, "protocol" in message)
+        self._heard_pings(peer, message.text(PINGS_FIELD))
         status = message.text("st") or ""
         if status.lower() != peer.status.lower():
             old, peer.status = peer.status, status
@@ -239,6 +281,15 @@ class Membership:
             self._out.liveness_changed()
         peer.deadline.arm(self._seconds(self._threshold(peer)))
         self.check_comm_up()
+
+    def _heard_pings(self, peer: Peer, text: str | None) -> None:
+        """Note how many ping nodes `peer` says it reaches (None: it does not say)."""
+        count = None
+        if text is not None and text.isascii() and text.isdigit() and len(text) < 4:
+            count = int(text)
+        if count != peer.pings_reached:
+            peer.pings_reached = count
+            self._out.report(events.PingsReached(peer.name, count))
 
     def _on_repnodes(self, peer: Peer) -> None:
         if self._awaiting_repnodes != peer.name:
@@ -289,6 +340,12 @@ class Membership:
         of that notice still arriving on other media are recognised as duplicates."""
         peer.deadline.cancel()
         peer.confirm.cancel()
+        if peer.is_ping:
+            if peer.status != DEAD:
+                old, peer.status = peer.status, DEAD
+                self._ping_status_changed(peer, old)
+            self.check_comm_up()
+            return
         if peer.status != DEAD:
             old, peer.status = peer.status, DEAD
             self._out.report(events.NodeStatusChanged(peer.name, old, DEAD, peer.generation))
@@ -312,6 +369,8 @@ class Membership:
             fields.append(("protocol", "1"))
         if self.advertise_ranges:
             fields.append(("hbtwist", HBTWIST_PROTOCOL))
+        if any(peer.is_ping for peer in self.peers.values()):
+            fields.append((PINGS_FIELD, str(self.pings_reached())))
         self._out.send(Message.of(*fields))
         self._copies_left = self._copies - 1
         if self._copies_left:
@@ -350,7 +409,7 @@ class Membership:
         remote = self.remote_peers()
         if any(not peer.heard and peer.status != DEAD for peer in remote):
             return
-        target = next((peer for peer in remote if peer.status != DEAD), None)
+        target = next((peer for peer in remote if peer.status != DEAD and not peer.is_ping), None)
         if self.flow_control and target is not None:
             self._awaiting_repnodes = target.name
             self._on_reqnodes_due(0.0)
@@ -370,6 +429,9 @@ class Membership:
 
     # Helpers
 
+    def _normal_nodes(self) -> list[str]:
+        return [name for name, peer in self.peers.items() if not peer.is_ping]
+
     def _add_link(self, peer: Peer, name: str) -> Link:
         link = Link(name)
         link.deadline = Deadline(self._clock, partial(self._on_link_expired, peer, link))
@@ -384,22 +446,3 @@ class Membership:
     @staticmethod
     def _seconds(milliseconds: int) -> float:
         return milliseconds / 1000.0
-
-
-def _peer_snapshot(peer: Peer) -> PeerSnapshot:
-    return PeerSnapshot(
-        name=peer.name,
-        status=peer.status,
-        generation=peer.generation,
-        uuid=peer.uuid,
-        last_status_at=peer.last_status_at,
-        heartbeats=peer.heartbeats,
-        late_heartbeats=peer.late_heartbeats,
-        deadtime_ms=peer.deadtime_ms,
-        links=tuple(
-            LinkSnapshot(
-                peer.name, link.name, link.status, link.last_heard, link.heard, link.transitions
-            )
-            for link in peer.links.values()
-        ),
-    )

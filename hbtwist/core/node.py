@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
@@ -56,18 +56,24 @@ class NodeCore:
         auto_failback: str = "legacy",
         actions: IGroupActions | None = None,
         heartbeat_copies: int = 1,
+        stonith_device: str | None = None,
+        ping_nodes: Sequence[str] = (),
     ) -> None:
         """`advertise_ranges=False` makes peers ask this node for retransmissions one number
         at a time, without suppression: exactly as Heartbeat 3.0.6 does (for comparisons).
         Each status goes out `heartbeat_copies` times per keepalive (`Membership`).
 
         `groups` are the resource groups; `actions` starts and stops them and logs the
-        resource manager's lines (it may be None only when there are no groups)."""
+        resource manager's lines (it may be None only when there are no groups);
+        `stonith_device` names the STONITH device type that resets dead nodes (None: none);
+        `ping_nodes` are the nodes of type ping (spec 7.7), each with its own single link."""
         identity = stamper.identity
         self.local = identity.name
         self.identity = identity
         self.keyring = stamper.keyring
         self.autojoin = autojoin
+        self.test_drop: Callable[[str], bool] | None = None
+        """The `OnlyForTesting` hook's verdict on a message from a node (None: no hook)."""
         self.stats = NodeStats()
         self._out = output
         self.membership = Membership(
@@ -98,12 +104,17 @@ class NodeCore:
             auto_failback=auto_failback,
             clock=clock,
             output=_FailoverOutput(self, actions),
+            stonith=stonith_device,
         )
         link_names = tuple(dict.fromkeys(links))
         for name in nodes:
             self._add_node(fold_name(name), link_names)
         if self.local not in self.membership.peers:
             self._add_node(self.local, link_names)
+        self.ping_nodes = frozenset(
+            self.membership.add_ping_node(fold_name(name)).name for name in ping_nodes
+        )
+        self.resources.connectivity.hold_off_s = timing.ping_deadtime_ms / 1000.0
         local = self.membership.peers[self.local]
         local.uuid = identity.uuid
         local.generation = identity.generation
@@ -191,6 +202,8 @@ class NodeCore:
         if not kind or not name or not parse_hex(message.text("ts")):
             self._malformed(link, source, "no type, source or timestamp")
             return
+        if self.test_drop is not None and fold_name(name) != self.local and self.test_drop(name):
+            return
         generation = _optional_hex(message, "hg")
         unsequenced = is_unsequenced(kind)
         seq = 0 if unsequenced else parse_hex(message.text("seq"))
@@ -204,6 +217,8 @@ class NodeCore:
             self._heard_self(generation, link)
         elif generation < peer.generation:
             self.stats.dropped.replay += 1
+        elif peer.is_ping:
+            self.stats.received += self.membership.ping_heard(peer, kind, message, link)
         elif unsequenced:
             self._receive_unsequenced(kind, message, peer, link, source)
         else:
@@ -321,12 +336,16 @@ class NodeCore:
     def _event(self, event: Event) -> None:
         """Report an event to the host, then let the resource manager act on it."""
         self._out.report(event)
-        if isinstance(event, events.NodeStatusChanged):
+        if isinstance(event, events.NodeStatusChanged) and event.node not in self.ping_nodes:
             self.resources.node_status(event.node, event.new)
+        elif isinstance(event, events.PingsReached):
+            self.resources.connectivity.observe(event.node, event.count)
         elif isinstance(event, events.CommUp):
             self.resources.comm_up()
         elif isinstance(event, events.PartitionHealed):
-            self.resources.report_holdings()
+            self.resources.partitions.healed(event.node)
+        elif isinstance(event, events.ShutdownNotice):
+            self.resources.fencing.node_shut_down(event.node)
 
 
 def _optional_hex(message: Message, name: str) -> int | None:
@@ -414,6 +433,9 @@ class _FailoverOutput:
 
     def stop_group(self, key: str) -> None:
         self._host().stop_group(key)
+
+    def fence(self, node: str) -> None:
+        self._host().fence(node)
 
     def report(self, event: Event) -> None:
         self._core._out.report(event)

@@ -62,6 +62,10 @@ class IGroupActions(Interface):
     def stop_group(key: str) -> None:
         """Stop the group `key` here (right to left); answer with `group_stopped`."""
 
+    def fence(node: str) -> None:
+        """Reset the dead `node` with the STONITH device; answer with `fence_done` (`OK`,
+        `bad`, or `badhost`: the device cannot reset that node)."""
+
     def say(level: str, text: str) -> None:
         """One log line in Heartbeat's wording (`info`, `warn`, `error` or `critical`)."""
 

@@ -35,11 +35,20 @@ class PeerSnapshot:
     late_heartbeats: int
     deadtime_ms: int
     links: tuple[LinkSnapshot, ...]
+    kind: str = "normal"
+    """`normal`, or `ping` for a ping node (cl_status `nodetype`)."""
+    pings_reached: int | None = None
+    """How many ping nodes the node reaches, when it says (hbtwist nodes with ping nodes)."""
 
     @property
     def alive(self) -> bool:
         """Whether the node is up or active."""
         return self.status in ("up", "active")
+
+    @property
+    def reachable(self) -> bool:
+        """Whether the node is up or active, or a ping node that answers."""
+        return self.alive or (self.kind == "ping" and self.status == "ping")
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,12 @@ class Standby:
         local = all(m.groups[key].spec.preferred == m.local for key in keys)
         self._ask("local" if local else "foreign", list(keys), None)
 
+    def give(self, which: str, keys: Sequence[str], to: str) -> None:
+        """Give the held groups `keys` (Heartbeat's set `which`) to the node `to`, by a standby
+        naming it, unless a standby of this node is already in progress."""
+        if self._mine is None:
+            self._ask(which, keys, to)
+
     def _ask(self, which: str, keys: Sequence[str], to: str | None) -> None:
         m = self._m
         if len(m.alive) < 2:

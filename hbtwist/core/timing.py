@@ -13,6 +13,13 @@ class Timing:
     deadtime_ms: int
     warntime_ms: int
     initdead_ms: int
+    deadping_ms: int = 0
+    """The dead time of ping nodes; 0 means deadtime, Heartbeat's default."""
+
+    @property
+    def ping_deadtime_ms(self) -> int:
+        """How long a ping node may stay silent before it is dead (`deadping`)."""
+        return self.deadping_ms or self.deadtime_ms
 
 
 HEARING_CHANCES = 18

@@ -1,4 +1,5 @@
-"""The resource manager's hands on this host: group runners, their monitors, and its log lines."""
+"""The resource manager's hands on this host: group runners, their monitors, the STONITH device,
+and its log lines."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from hbtwist.resources.agents import agent_for
 from hbtwist.resources.group import GroupRunner
 from hbtwist.resources.interface import AgentContext
 from hbtwist.resources.monitor import GroupMonitor
+from hbtwist.resources.stonith import Fencer, ResetOutcome
 from hbtwist.resources.vip import native_ip_agent
 
 _log = Logger(namespace="hbtwist.resources")
@@ -46,6 +48,8 @@ class GroupHost:
         self.manager: ResourceManager | None = None
         self.runners: dict[str, GroupRunner] = {}
         self.monitors: dict[str, GroupMonitor] = {}
+        device = config.hacf.stonith
+        self.fencer = Fencer(device, config.hacf.nodes, reactor) if device is not None else None
         for group in config.resources:
             agents = [
                 agent_for(resource, context, native=native_ip_agent) for resource in group.resources
@@ -81,6 +85,25 @@ class GroupHost:
         self.monitors[key].unwatch()
         self.runners[key].stop().addCallback(lambda ok: self._manager().group_stopped(key, ok))
 
+    def fence(self, node: str) -> None:
+        """Reset `node` with the STONITH device; tell the manager the result (`bad` without one)."""
+        if self.fencer is None:
+            self._fenced(node, ResetOutcome("bad", "no STONITH device configured", 0))
+            return
+        self.fencer.reset(node).addCallback(lambda outcome: self._fenced(node, outcome))
+
+    def _fenced(self, node: str, outcome: ResetOutcome) -> None:
+        level = LogLevel.info if outcome.result == "OK" else LogLevel.warn
+        _log.emit(
+            level,
+            "STONITH command for {node}: {result} in {duration_ms} ms ({detail})",
+            node=node,
+            result=outcome.result,
+            duration_ms=outcome.duration_ms,
+            detail=outcome.detail,
+        )
+        self._manager().fence_done(node, outcome.result)
+
     def say(self, level: str, text: str) -> None:
         """One resource manager line, at its level."""
         _log.emit(LogLevel.levelWithName(level), "{text}", text=text)
@@ -102,6 +125,8 @@ class GroupHost:
             monitor.unwatch()
         for runner in self.runners.values():
             runner.cancel()
+        if self.fencer is not None:
+            self.fencer.cancel()
 
     def _operation_done(self, event: ResourceOperation) -> None:
         self.operations[(event.operation, event.result)] += 1

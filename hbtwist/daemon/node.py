@@ -14,6 +14,7 @@ from zope.interface import implementer
 
 from hbtwist import __version__
 from hbtwist.config import ClusterConfig
+from hbtwist.config.media import ping_nodes
 from hbtwist.control.access import (
     EventSink,
     IClusterNode,
@@ -31,6 +32,7 @@ from hbtwist.core.timing import Timing, heartbeat_copies
 from hbtwist.daemon.groups import GroupHost, group_specs
 from hbtwist.daemon.loadavg import CachedLoadavg
 from hbtwist.daemon.realtime import enter_realtime
+from hbtwist.daemon.testhook import LossHookControl
 from hbtwist.media.guard import send_all, start_links
 from hbtwist.media.interface import (
     IMediumLink,
@@ -54,7 +56,9 @@ BAD_PACKET_LOG_EVERY = 1000
 def timing_of(config: ClusterConfig) -> Timing:
     """The membership timers from ha.cf."""
     hacf = config.hacf
-    return Timing(hacf.keepalive_ms, hacf.deadtime_ms, hacf.warntime_ms, hacf.initdead_ms)
+    return Timing(
+        hacf.keepalive_ms, hacf.deadtime_ms, hacf.warntime_ms, hacf.initdead_ms, hacf.deadping_ms
+    )
 
 
 @implementer(IClusterNode, ICoreOutput)
@@ -73,6 +77,7 @@ class NodeService(service.Service):
     ) -> None:
         self.config = config
         self.identity = identity
+        self.test_hook = LossHookControl(config.config_dir, reactor)
         self._subscribers: list[EventSink] = []
         self._listeners: list[MessageListener] = []
         self._keyring = config.keyring
@@ -86,20 +91,21 @@ class NodeService(service.Service):
             medium_types[medium.kind].open(medium, context) for medium in config.hacf.media
         ]
         hacf = config.hacf
+        pings = ping_nodes(hacf.media)
         stamper = Stamper(
             identity,
             config.keyring,
-            ttl=hacf.hopfudge + len(hacf.nodes),
+            ttl=hacf.hopfudge + len(hacf.nodes) + len(pings),
             inner_auth=hacf.msgfmt == "classic",
             wallclock=reactor.seconds,
             loadavg=CachedLoadavg(reactor.seconds),
         )
         self.groups = GroupHost(config, reactor, self.report)
-        media = {link.name for link in self.links}
+        media = [link.name for link in self.links if link.name not in pings]
         self.core = NodeCore(
             stamper=stamper,
             nodes=hacf.nodes,
-            links=[link.name for link in self.links],
+            links=media,
             timing=timing_of(config),
             clock=reactor,
             output=self,
@@ -108,7 +114,9 @@ class NodeService(service.Service):
             groups=group_specs(config),
             auto_failback=str(hacf.auto_failback),
             actions=self.groups,
-            heartbeat_copies=heartbeat_copies(timing_of(config), len(media)),
+            heartbeat_copies=heartbeat_copies(timing_of(config), len(set(media))),
+            stonith_device=hacf.stonith.type if hacf.stonith is not None else None,
+            ping_nodes=pings,
         )
         self.groups.manager = self.core.resources
 
@@ -125,6 +133,9 @@ class NodeService(service.Service):
             "Configuration validated. Starting heartbeat {version}", version=f"hbtwist {__version__}"
         )
         enter_realtime(self.config.hacf.realtime, self.config.hacf.rtprio)
+        self.test_hook.load()
+        self.test_hook.watch_sighup()
+        self.core.test_drop = self.test_hook.drops_received
         _log.info("Heartbeat generation: {generation}", generation=self.identity.generation)
         self.core.start()
 
@@ -137,6 +148,7 @@ class NodeService(service.Service):
         return released
 
     def _finish_shutdown(self) -> None:
+        self.test_hook.stop_watching()
         self.groups.cancel()
         self.core.shutdown()
         self.core.stop()
@@ -184,7 +196,9 @@ class NodeService(service.Service):
     # ICoreOutput: what the cores hand out
 
     def transmit(self, message: Message) -> None:
-        """Send one stamped message on every medium."""
+        """Send one stamped message on every medium (unless the test hook drops it)."""
+        if self.test_hook.drops_sent():
+            return
         outgoing = Outgoing(message, encode_datagram(message, self._keyring), self._keyring)
         send_all(self.links, outgoing)
 

@@ -8,7 +8,8 @@ and the start counts once CTS's start pattern is logged. A stop is SIGTERM to th
 confirmed by CTS's stop patterns in the logs of the node and of every other running node; a
 standby is `hbctl standby` or `hb_standby`. Every node logs to its own file in Heartbeat's
 layout; a pattern is looked for in all of them, as CTS looks in its one log. Every wait is
-bounded by the cluster's `Timers`.
+bounded by the cluster's `Timers`. Split_brain isolates a node as `TestHeartbeatComm
+break-communication` does: Heartbeat's `OnlyForTesting` file, then a reload (SIGHUP).
 
 One group per node, preferred by it. `CtsCluster.audit` is CTS's ResourceAudit (`ctsaudit.py`).
 `SCENARIOS` are CTS's tests for a release-1 cluster, in an order that needs few starts;
@@ -43,6 +44,15 @@ ALL_STOPPED = r" (%s).*heartbeat.*Heartbeat shutdown complete"
 STANDBY_OK = r"Standby resource acquisition done"
 STANDBY_NONE = r"No reply to standby request"
 STANDBY_TRANSIENT = r"standby message.*ignored.*in flux"
+RETURN_PARTITION = r"Cluster node %s returning after partition"
+SPLIT_BRAIN_EXPECTED = (
+    r"ERROR:.*Both machines own.*resources",
+    r"ERROR:.*lost a lot of packets!",
+    r"ERROR: Cannot rexmit pkt .*: seqno too low",
+    r"ERROR: Irretrievably lost packet: node",
+    r"CRIT: Cluster node .* returning after partition",
+)
+"""Split_brainTest's `errorstoignore`: the bad news a partition brings by design."""
 BAD_REGEXES = (
     r"Shutting down\.",
     r"Forcing shutdown\.",
@@ -293,6 +303,24 @@ def standby(cluster: CtsCluster, node: str) -> None:
     cluster.standby(node)
 
 
+def split_brain(cluster: CtsCluster, node: str) -> None:
+    """Split_brainTest: start every stopped node; isolate the node (`TestHeartbeatComm
+    break-communication`: it neither sends nor hears); each side logs the other dead; heal it;
+    every node is said to return after the partition and logs its acquisition complete."""
+    cluster.start([name for name in cluster.order if name not in cluster.up])
+    others = [name for name in cluster.order if name != node]
+    timeout = cluster.timers.start_timeout + cluster.timers.deadtime_ms / 1000
+    mark = cluster.mark()
+    cluster.nodes[node].break_communication()
+    stopped = [THEY_STOPPED % pair for other in others for pair in ((node, other), (other, node))]
+    cluster.look_for_all(stopped, mark, timeout, f"isolating {node}")
+    mark = cluster.mark()
+    cluster.nodes[node].fix_communication()
+    returned = [RETURN_PARTITION % name for name in cluster.order]
+    started = [WE_STARTED % name for name in cluster.order]
+    cluster.look_for_all([*returned, *started], mark, timeout, f"{node} returning after the partition")
+
+
 def special_test1(cluster: CtsCluster, node: str) -> None:
     """SpecialTest1: stop every node, restart the given one alone, then start the rest."""
     cluster.stop(sorted(cluster.up))
@@ -312,17 +340,21 @@ SCENARIOS: tuple[Scenario, ...] = (
     ("RestartOnebyOne", restart_one_by_one, ""),
     ("StopOnebyOne", stop_one_by_one, ""),
     ("SpecialTest1", special_test1, "n1"),
+    ("Split_brain", split_brain, "n1"),
     ("SimulStop", simul_stop, ""),
 )
 """(CTS test name, its action, the node it is given), from a cluster with every node stopped:
 each test from the state the one before left, as CTS runs them."""
 
 
-def with_standby_of(node: str) -> tuple[Scenario, ...]:
-    """SCENARIOS with the standby test given `node` too, right after the first one (in a mixed
-    cluster: a standby asked of each kind of daemon)."""
+def mixed_scenarios(node: str) -> tuple[Scenario, ...]:
+    """SCENARIOS for a mixed cluster: the standby test given `node` too, right after the first
+    one (a standby asked of each kind of daemon), and no Split_brain. After a partition a
+    Heartbeat 3.0.6 node restarts itself (`Performing heartbeat restart exec`), and the restarted
+    daemon never gets past `Starting heartbeat 3.0.6` in this lab's namespaces."""
     first = next(index for index, (name, _, _) in enumerate(SCENARIOS) if name == "standby")
-    return (*SCENARIOS[: first + 1], ("standby", standby, node), *SCENARIOS[first + 1 :])
+    chosen = (*SCENARIOS[: first + 1], ("standby", standby, node), *SCENARIOS[first + 1 :])
+    return tuple(scenario for scenario in chosen if scenario[1] is not split_brain)
 
 
 @dataclass(frozen=True)
@@ -352,6 +384,11 @@ def run_scenario(cluster: CtsCluster, name: str, action: Action, node: str) -> O
         problems = cluster.audit()
     except LabError as error:
         problems = [str(error)]
-    problems += [f"BadNews: {line}" for line in cluster.bad_news(mark)]
+    expected = SPLIT_BRAIN_EXPECTED if action is split_brain else ()
+    problems += [
+        f"BadNews: {line}"
+        for line in cluster.bad_news(mark)
+        if not any(re.search(pattern, line) for pattern in expected)
+    ]
     seconds = time.monotonic() - started
     return Outcome(name, node, seconds, tuple(problems), tuple(cluster.notes[notes:]))

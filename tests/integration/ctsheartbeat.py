@@ -72,6 +72,7 @@ class HeartbeatNode(CtsMember):
         super().__init__(lab, host, order, groups, timers)
         ha_cf = "\n".join(self.ha_cf_lines()) + "\n"
         self.daemon = RealHeartbeat(lab, host, ha_cf, AUTHKEYS, self.haresources)
+        self.config_dir = self.daemon.config_dir
         self.log = LogFile(self.daemon.log_path)
         self.install_marker(self.daemon.config_dir / "resource.d")
         self._send_messages_whole()
@@ -116,6 +117,12 @@ class HeartbeatNode(CtsMember):
     def kill(self) -> None:
         """Tear-down: SIGTERM, SIGKILL if Heartbeat lingers; its FIFO and sockets removed."""
         self.daemon.close()
+
+    def reload(self) -> None:
+        """SIGHUP to Heartbeat's master control process, which re-reads `OnlyForTesting`."""
+        if self.daemon.pid is None or not self.running:
+            raise LabError(f"{self.name}: Heartbeat is not running")
+        os.kill(self.daemon.pid, signal.SIGHUP)
 
     def request_standby(self) -> None:
         """`hb_standby` (all), beside the daemon: it writes the request into Heartbeat's FIFO."""

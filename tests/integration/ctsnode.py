@@ -168,6 +168,8 @@ class CtsMember(ABC):
     """Regexes of BadRegexes lines this kind of daemon logs because of the lab, not the test."""
     log: LogFile
     """The daemon's log file (Heartbeat's line layout)."""
+    config_dir: Path
+    """The daemon's `/etc/ha.d`."""
     marker_script: Path
     """The `Marker` script in the daemon's `resource.d` (`install_marker`)."""
 
@@ -234,6 +236,22 @@ class CtsMember(ABC):
     @abstractmethod
     def kill(self) -> None:
         """Tear-down: stop the daemon, killing it if it lingers."""
+
+    @abstractmethod
+    def reload(self) -> None:
+        """Make the daemon read its configuration again (what `/etc/init.d/heartbeat reload`
+        does after `TestHeartbeatComm` changed `OnlyForTesting`): SIGHUP."""
+
+    def break_communication(self) -> None:
+        """`TestHeartbeatComm break-communication` (no node allowed): the node neither sends nor
+        hears anything."""
+        (self.config_dir / "OnlyForTesting").write_text("xmitloss=1\nrcvloss=1\nallownodes=;\n")
+        self.reload()
+
+    def fix_communication(self) -> None:
+        """`TestHeartbeatComm fix-communication`: the test file removed, the daemon reloaded."""
+        (self.config_dir / "OnlyForTesting").unlink(missing_ok=True)
+        self.reload()
 
     @abstractmethod
     def request_standby(self) -> None:
@@ -361,6 +379,10 @@ class CtsNode(CtsMember):
             except ProcessLookupError:
                 pass
             self.wait_exit(STOP_TIMEOUT)
+
+    def reload(self) -> None:
+        """SIGHUP to the daemon."""
+        os.kill(self.pid(), signal.SIGHUP)
 
     def hbctl(self, *argv: str) -> subprocess.CompletedProcess[str]:
         """Run an hbctl command against this node."""

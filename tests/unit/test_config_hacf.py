@@ -221,7 +221,7 @@ def test_multiple_errors_all_reported(tmp_path: Path) -> None:
             "failfast: failfast clients (reboot when they die) are not supported yet",
         ),
         ("use_apphbd yes", "use_apphbd: registering with apphbd is not supported yet"),
-        ("ping6 2001:db8::1", "ping6: ping nodes are not supported yet"),
+        ("ping6 192.0.2.1", "ping6: '192.0.2.1' is an IPv4 address (use ping for IPv4)"),
     ],
 )
 def test_bad_values(tmp_path: Path, line: str, message: str) -> None:

@@ -52,10 +52,15 @@ def errors(tmp_path: Path, ha_cf: str) -> list[tuple[int | None, str]]:
 
 def test_parser_table() -> None:
     """MEDIUM_PARSERS maps each medium directive to its parser; bcast and serial take word lists."""
-    assert set(MEDIUM_PARSERS) == {"bcast", "mcast", "mcast6", "ucast", "ucast6", "serial"}
+    assert set(MEDIUM_PARSERS) == {
+        *("bcast", "mcast", "mcast6", "ucast", "ucast6", "serial"),
+        *("ping", "ping6", "ping_group"),
+    }
     assert [name for name, parser in MEDIUM_PARSERS.items() if not parser.whole_line] == [
         "bcast",
         "serial",
+        "ping",
+        "ping6",
     ]
 
 

@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from hbtwist.core.events import PartitionHealed
 from hbtwist.core.holders import GroupSpec
 from tests.simnet import FAST, SimNet
 
@@ -241,6 +242,27 @@ def test_healed_partition_leaves_one_holder() -> None:
     assert net.holders(VIP) == {"a"}
     groups = net.nodes["b"].groups
     assert groups is not None and groups.said("also runs on a: releasing it here (a keeps it)")
+
+
+def test_each_side_of_a_healed_partition_says_its_acquisition_is_complete() -> None:
+    """After a partition of three nodes heals, every node logs the other side's return and,
+    once the duplicates are released, `Initial resource acquisition complete` (what the
+    Cluster Test Suite's Split_brain waits for), without restarting; each group has one holder."""
+    net = cluster(["a", "b", "c"], [GroupSpec(VIP, "a"), GroupSpec(WEB, "c")])
+    net.cut("a", "eth0")
+    net.cut("a", "eth1")
+    net.run(1.5)
+    assert net.holders(VIP) == {"a", "b"} and net.holders(WEB) == {"a", "c"}
+    net.heal("a", "eth0")
+    net.heal("a", "eth1")
+    net.run(3.0)
+    assert net.holders(VIP) == {"a"} and net.holders(WEB) == {"c"}
+    for name, others in (("a", "bc"), ("b", "a"), ("c", "a")):
+        for other in others:
+            assert net.when(name, PartitionHealed, node=other) is not None
+            groups = net.nodes[name].groups
+            wanted = f"Initial resource acquisition complete (after the partition from {other})."
+            assert groups is not None and groups.said(wanted), (name, other)
 
 
 def test_holder_restarting_within_deadtime_leaves_no_orphan() -> None:

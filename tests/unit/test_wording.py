@@ -101,6 +101,24 @@ CASES: dict[str, Case] = {
         ("beta",),
         LogLevel.info,
     ),
+    "node reset": Case(
+        events.FenceResult("beta", "external/ipmi", "OK", 1),
+        "node %s now reset.",
+        ("beta",),
+        LogLevel.info,
+    ),
+    "reset failed": Case(
+        events.FenceResult("beta", "external/ipmi", "bad", 2),
+        "Host %s not reset!",
+        ("beta",),
+        LogLevel.error,
+    ),
+    "device cannot reset the host": Case(
+        events.FenceResult("beta", "external/ipmi", "badhost", 1),
+        "Device %s cannot reset host %s.",
+        ("external/ipmi", "beta"),
+        LogLevel.error,
+    ),
 }
 """Every event kind Heartbeat logs, with Heartbeat's own format string (as in its binary)."""
 
@@ -133,6 +151,16 @@ EXTENDED: dict[str, tuple[events.Event, str, LogLevel]] = {
     "holding": (
         events.HoldingChanged("none", "local"),
         "This node now holds local resources (was none).",
+        LogLevel.info,
+    ),
+    "pings reached": (
+        events.PingsReached("beta", 2),
+        "Node beta reaches 2 ping node(s).",
+        LogLevel.info,
+    ),
+    "pings no longer said": (
+        events.PingsReached("beta", None),
+        "Node beta no longer says how many ping nodes it reaches.",
         LogLevel.info,
     ),
 }
