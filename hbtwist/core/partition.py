@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 class Partitions:
     """The nodes back from a partition whose first stable report is awaited, and the groups
-    this node keeps that another node has still to release."""
+    this node keeps that another node has still to release. A node that keeps a group says so
+    at once: the other side may have seen a partition this node never saw (this node stalled,
+    or lost only one direction), and waits for that report to let go."""
 
     def __init__(self, manager: ResourceManager) -> None:
         self._m = manager
@@ -97,18 +99,22 @@ class Partitions:
         keeper; then call `then`."""
         m = self._m
         losing = []
+        keeping = False
         for key in claims:
             group = m.groups.get(key)
             if group is None or group.state is not State.RUNNING:
                 continue
             keeper = taker(group.spec, m.order, {m.local, sender})
             if keeper == m.local:
+                keeping = True
                 self._kept.add((sender, key))
             else:
                 m.say(
                     "warn", f"Group {key} also runs on {sender}: releasing it here ({keeper} keeps it)."
                 )
                 losing.append(key)
+        if keeping:
+            m.report_holdings()
         if not losing:
             if then is not None:
                 then()

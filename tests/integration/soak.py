@@ -5,7 +5,9 @@ test_loss_failover.py).
 False deaths are a node declaring its living peer dead; false failovers are the address changing
 node as the client sees it (which node answers), and for hbtwist also the groups node2 started;
 dual service is one datagram answered by both nodes, or the answering node changing and changing
-back within a second.
+back within a second. The client may hear one node while both hold the address (its ARP entry
+names one of them), so for hbtwist the time both nodes ran the group is measured too, from their
+group events.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import Any
 
 from tests.integration.failover import VIP, HbtwistPair, Scenario
 from tests.integration.keepalived import KeepalivedPair
@@ -39,6 +42,8 @@ class Soak:
     dual: bool = False
     deaths: int | None = None
     takeovers: int | None = None
+    held_twice_s: float | None = None
+    """hbtwist: how long both nodes ran the group at once."""
     link_deaths: int | None = None
     late: int | None = None
     stalls: int | None = None
@@ -55,6 +60,8 @@ class Soak:
         if self.takeovers is not None:
             parts.append(f"takeovers {self.takeovers}")
         parts.append("DUAL SERVICE" if self.dual else "never served twice")
+        if self.held_twice_s:
+            parts.append(f"BOTH NODES RAN THE GROUP for {self.held_twice_s:.1f} s")
         if self.link_deaths is not None:
             parts.append(
                 f"link deaths {self.link_deaths}, late warnings {self.late}, stalls {self.stalls}"
@@ -126,6 +133,33 @@ def count_hbtwist(pair: HbtwistPair, since: float, result: Soak) -> None:
         for event in pair.nodes["node2"].events("group_state_changed", new="running")
         if event.get("time", 0) >= since
     )
+    now = time.time()
+    first, second = (
+        running_spans(pair.nodes[name].events("group_state_changed"), now) for name in ("node1", "node2")
+    )
+    result.held_twice_s = sum(
+        max(0.0, min(end_a, end_b) - max(start_a, start_b, since))
+        for start_a, end_a in first
+        for start_b, end_b in second
+    )
     result.link_deaths = count("link_status_changed", new="dead")
     result.late = count("late_heartbeat")
     result.stalls = count("local_stall")
+
+
+def running_spans(events: list[dict[str, Any]], now: float) -> list[tuple[float, float]]:
+    """(from, to) of every time a node ran the group, from its group events (to `now` if it
+    still runs it); events that only name a new holder (old state == new) are not changes."""
+    spans = []
+    began = None
+    for event in events:
+        if event["old"] == event["new"]:
+            continue
+        if event["new"] == "running" and began is None:
+            began = float(event["time"])
+        elif event["new"] != "running" and began is not None:
+            spans.append((began, float(event["time"])))
+            began = None
+    if began is not None:
+        spans.append((began, now))
+    return spans

@@ -30,3 +30,4 @@ def test_thirty_percent_loss_never_moves_the_address(lab: Lab, report: Callable[
     assert result.answering == ("node1",)
     assert result.replies > SOAK_SECONDS / 0.005 / 2  # 70 % of the probes reach node1
     assert (result.deaths, result.takeovers, result.moves, result.dual) == (0, 0, 0, False)
+    assert result.held_twice_s == 0

@@ -244,6 +244,21 @@ def test_healed_partition_leaves_one_holder() -> None:
     assert groups is not None and groups.said("also runs on a: releasing it here (a keeps it)")
 
 
+def test_a_partition_seen_by_one_side_only_leaves_one_holder() -> None:
+    """The holder goes silent for longer than deadtime while it still hears its peer (a stall
+    of its own, or one lost direction): only the peer sees a partition and takes the group;
+    when the holder is heard again, it keeps the group and the peer lets go."""
+    net = cluster(["a", "b"], [GroupSpec(VIP, "a")])
+    net.lost_at_source = lambda source, message: source == "a"
+    net.run(1.5)
+    assert net.holders(VIP) == {"a", "b"}
+    assert net.when("a", PartitionHealed, node="b") is None
+    net.lost_at_source = lambda source, message: False
+    net.run(3.0)
+    assert net.holders(VIP) == {"a"}
+    assert net.when("b", PartitionHealed, node="a") is not None
+
+
 def test_each_side_of_a_healed_partition_says_its_acquisition_is_complete() -> None:
     """After a partition of three nodes heals, every node logs the other side's return and,
     once the duplicates are released, `Initial resource acquisition complete` (what the
