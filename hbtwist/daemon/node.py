@@ -78,6 +78,8 @@ class NodeService(service.Service):
         self.config = config
         self.identity = identity
         self.test_hook = LossHookControl(config.config_dir, reactor)
+        self._last_outgoing: Outgoing | None = None
+        """The last datagram encoded: a heartbeat copy sends the same message again."""
         self._subscribers: list[EventSink] = []
         self._listeners: list[MessageListener] = []
         self._keyring = config.keyring
@@ -199,8 +201,11 @@ class NodeService(service.Service):
         """Send one stamped message on every medium (unless the test hook drops it)."""
         if self.test_hook.drops_sent():
             return
-        outgoing = Outgoing(message, encode_datagram(message, self._keyring), self._keyring)
-        send_all(self.links, outgoing)
+        last = self._last_outgoing
+        if last is None or last.message is not message:
+            last = Outgoing(message, encode_datagram(message, self._keyring), self._keyring)
+            self._last_outgoing = last
+        send_all(self.links, last)
 
     def deliver(self, sender: str, message: Message) -> None:
         """Hand one cluster message to every listener."""

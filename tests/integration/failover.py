@@ -354,3 +354,14 @@ class HbtwistPair:
         host.run("ip", "neigh", "flush", "all")
         for lan in ("a", "b"):
             self.scenario.lab.heal(host, lan)
+
+
+def problems(pair: HbtwistPair, since: float) -> list[str]:
+    """Every ERROR or CRIT line of the daemons started at or after `since` (killed ones too)."""
+    return [
+        f"{node.name}: {record['text']}"
+        for node in pair.scenario.lab.nodes
+        if node.started_at >= since
+        for record in node.records()
+        if record.get("level") in ("error", "critical")
+    ]

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.failover import FAST, VIP, HbtwistPair, Scenario, Setup, build
+from tests.integration.failover import FAST, VIP, HbtwistPair, Scenario, Setup, build, problems
 from tests.integration.lab import Lab, LabError, Node
 from tests.integration.service import (
     Prober,
@@ -166,16 +166,6 @@ def start_pair(scenario: Scenario) -> Iterator[StartPair]:
 
 # What the daemons logged and answer
 
-
-def problems(pair: HbtwistPair, since: float) -> list[str]:
-    """Every ERROR or CRIT line of the daemons started at or after `since` (killed ones too)."""
-    return [
-        f"{node.name}: {record['text']}"
-        for node in pair.scenario.lab.nodes
-        if node.started_at >= since
-        for record in node.records()
-        if record.get("level") in ("error", "critical")
-    ]
 
 
 def logged(node: Node, text: str) -> list[float]:

@@ -44,6 +44,7 @@ from tests.integration.failover import (
     ha_cf,
     haresources,
     make_realtime,
+    problems,
     wait_settled,
 )
 from tests.integration.lab import Host, Lab, LabError, Node
@@ -245,16 +246,6 @@ def shown(timeline: dict[str, float]) -> str:
     """`dead 61 ms, Resetting 63 ms, ...`."""
     return ", ".join(f"{step} {seconds * 1000:.0f} ms" for step, seconds in timeline.items())
 
-
-def problems(pair: HbtwistPair, since: float) -> list[str]:
-    """Every ERROR or CRIT line of the daemons started at or after `since`."""
-    return [
-        f"{node.name}: {record['text']}"
-        for node in pair.scenario.lab.nodes
-        if node.started_at >= since
-        for record in node.records()
-        if record.get("level") in ("error", "critical")
-    ]
 
 
 def namespace_pids(host: Host) -> list[str]:
