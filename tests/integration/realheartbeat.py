@@ -7,12 +7,19 @@ of its own, inside the lab host's network namespace:
 * a UTS namespace whose hostname is the node name;
 * a private mount namespace in which `/etc/ha.d`, `/var/lib/heartbeat` and `/run` are bind mounts
   of per-node directories under the lab's host directory (`<host>/heartbeat/{ha.d,lib,run}`);
-* a PID namespace with a shell as its init and the daemon as that shell's child. Heartbeat forks
-  a FIFO reader plus a reader and a writer per medium; when the daemon ends, however it ends, the
-  shell exits, and the kernel kills and reaps whatever is left in the namespace. Nothing outlives
-  `stop()` and nothing is left as a zombie.
+* a PID namespace whose init (`pidnamespace.INIT`, a few lines of Python) starts the daemon and
+  reaps every process left to it. Heartbeat forks a FIFO reader plus a reader and a writer per
+  medium; when the daemon ends, however it ends, the init exits, and the kernel kills and reaps
+  whatever is left in the namespace. Nothing outlives `stop()` and nothing is left as a zombie.
 
-The daemon runs in the foreground (`-f`) and logs to `<host>/heartbeat/ha-log` (a `logfile`
+After a healed partition (or a reload once ha.cf changed) Heartbeat restarts itself: the master
+control process gives up its resources, stops its children and execs `heartbeat` without `-f`,
+which daemonizes: it forks a new master control process and exits 0. On a real machine init
+adopts the new master; here the namespace's init does and follows it, so the daemon runs on
+(`pid` is always the init's child running Heartbeat). The init ends when a master exits with
+another status, or exits 0 leaving no successor.
+
+The daemon starts in the foreground (`-f`) and logs to `<host>/heartbeat/ha-log` (a `logfile`
 line and `use_logd no` are put in front of the given ha.cf). `cl_status` runs "beside" it through
 `nsenter` into its mount, UTS, network and PID namespaces: Heartbeat refuses an API client whose
 pid it cannot see (`api_add_client: bad pid`), hence the PID namespace too.
@@ -30,6 +37,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +45,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration import pidnamespace
 from tests.integration.lab import Host, Lab, LabError
 
 HEARTBEAT = Path("/usr/libexec/heartbeat/heartbeat")
@@ -59,19 +68,6 @@ CL_STATUS_TIMEOUT = 10.0
 POLL_INTERVAL = 0.2
 
 STARTED_LINE = "Local status now set to: 'up'"
-
-# Runs as init of the new PID namespace: $1 node name, $2 ha.d, $3 state dir, $4 run dir,
-# $5 the daemon. `wait` returns the daemon's exit status (128+N for a signal), which becomes the
-# shell's and so unshare's.
-_LAUNCH = """\
-set -e
-hostname "$1"
-mount --bind "$2" /etc/ha.d
-mount --bind "$3" /var/lib/heartbeat
-mount --bind "$4" /run
-"$5" -f &
-wait $!
-"""
 
 
 def unavailable() -> str | None:
@@ -114,48 +110,6 @@ def _mirror_dirs(source: Path, target: Path) -> None:
         subdirs.sort()
 
 
-def _ppid(pid: int) -> int | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name is in parentheses and may contain spaces; the ppid follows it.
-    return int(text.rpartition(")")[2].split()[1])
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return [
-            int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _ppid(int(entry)) == pid
-        ]
-    return [int(word) for word in text.split()]
-
-
-def _pid_namespace(pid: int) -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/ns/pid")
-    except OSError:
-        return None
-
-
-def _exe(pid: int) -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/exe")
-    except OSError:
-        return None
-
-
-def _signal(pid: int | None, sig: int) -> None:
-    if pid is None:
-        return
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
 class RealHeartbeat:
     """One real Heartbeat 3.0.6 daemon on a lab host; its node name is the host's name."""
 
@@ -172,8 +126,7 @@ class RealHeartbeat:
         self.proc: subprocess.Popen[Any] | None = None
         """The `unshare` process; its child is the namespace's init, whose child is the daemon."""
         self.init_pid: int | None = None
-        self.pid: int | None = None
-        """The master control process (host pid): signal it, nsenter through it."""
+        """The namespace's init (host pid): nsenter through it."""
         self.pid_namespace: str | None = None
         self.returncode: int | None = None
         self.started_at: float | None = None
@@ -246,8 +199,9 @@ class RealHeartbeat:
         argv = [
             "unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc",
             "--propagation", "private",
-            "sh", "-c", _LAUNCH, "realheartbeat",
-            self.name, str(self.config_dir), str(self.state_dir), str(self.run_dir), str(HEARTBEAT),
+            "sh", "-c", pidnamespace.LAUNCH, "realheartbeat",
+            self.name, str(self.config_dir), str(self.state_dir), str(self.run_dir),
+            sys.executable, "-I", "-c", pidnamespace.INIT, str(HEARTBEAT), "-f",
         ]  # fmt: skip
         mark = self.log_mark()
         self.started_at = time.time()
@@ -267,18 +221,30 @@ class RealHeartbeat:
             if self.proc.poll() is not None:
                 raise LabError(f"{self.name}: Heartbeat exited while starting\n{self.tail()}")
             if self.init_pid is None:
-                children = _children(self.proc.pid)
+                children = pidnamespace.children(self.proc.pid)
                 if children:
                     self.init_pid = children[0]
-                    self.pid_namespace = _pid_namespace(self.init_pid)
-            if self.init_pid is not None:
-                for pid in _children(self.init_pid):
-                    if _exe(pid) == str(HEARTBEAT):
-                        self.pid = pid
-                        return
+                    self.pid_namespace = pidnamespace.pid_namespace(self.init_pid)
+            if self.pid is not None:
+                return
             if time.monotonic() >= deadline:
                 raise LabError(f"{self.name}: no Heartbeat process within {timeout} s\n{self.tail()}")
             time.sleep(0.02)
+
+    @property
+    def pid(self) -> int | None:
+        """The master control process (host pid), the init's child that runs the daemon: signal
+        it. It changes when Heartbeat restarts itself; None while nothing runs it."""
+        if self.init_pid is None:
+            return None
+        return next(
+            (
+                pid
+                for pid in pidnamespace.children(self.init_pid)
+                if pidnamespace.exe(pid) == str(HEARTBEAT)
+            ),
+            None,
+        )
 
     @property
     def running(self) -> bool:
@@ -292,7 +258,7 @@ class RealHeartbeat:
         return [
             int(entry)
             for entry in os.listdir("/proc")
-            if entry.isdigit() and _pid_namespace(int(entry)) == self.pid_namespace
+            if entry.isdigit() and pidnamespace.pid_namespace(int(entry)) == self.pid_namespace
         ]
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
@@ -304,9 +270,10 @@ class RealHeartbeat:
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            if self.pid is None:  # it never got as far as the daemon
+            pid = self.pid
+            if pid is None:  # it never got as far as the daemon
                 return self.kill()
-            _signal(self.pid, signal.SIGTERM)
+            pidnamespace.send_signal(pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -321,13 +288,13 @@ class RealHeartbeat:
         """
         if self.proc is None:
             return None
-        # The daemon first: the init shell then exits with 137, and when a namespace's init
+        # The daemon first: the init then exits with 137, and when a namespace's init
         # exits the kernel kills and reaps all that is left in it (the daemon's children).
         # Then the init itself, then unshare (--kill-child), should anything linger.
         for pid in (self.pid, self.init_pid):
             if self.proc.poll() is not None:
                 break
-            _signal(pid, signal.SIGKILL)
+            pidnamespace.send_signal(pid, signal.SIGKILL)
             try:
                 self.proc.wait(timeout=KILL_TIMEOUT)
             except subprocess.TimeoutExpired:
@@ -351,7 +318,7 @@ class RealHeartbeat:
         # A killed daemon leaves its pid file, and in a new PID namespace that pid may be live.
         (self.run_dir / "heartbeat.pid").unlink(missing_ok=True)
         self.proc = None
-        self.init_pid = self.pid = self.returncode = None
+        self.init_pid = self.returncode = None
         self.pid_namespace = None
         return self.start(timeout)
 
@@ -367,9 +334,9 @@ class RealHeartbeat:
     def beside(self, *argv: str, timeout: float = CL_STATUS_TIMEOUT) -> tuple[int, str]:
         """Run `argv` beside the daemon, in its mount, UTS, network and PID namespaces (where
         its FIFO, API socket and /etc/ha.d are); (exit status, standard output)."""
-        if self.pid is None or not self.running:
+        if self.init_pid is None or not self.running:
             raise LabError(f"{self.name}: Heartbeat is not running\n{self.tail()}")
-        command = ["nsenter", "-t", str(self.pid), "-m", "-u", "-n", "-p", *argv]
+        command = ["nsenter", "-t", str(self.init_pid), "-m", "-u", "-n", "-p", *argv]
         try:
             result = subprocess.run(
                 command,
