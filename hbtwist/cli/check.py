@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hbtwist.config import ConfigError, load_config, summarize
-from hbtwist.media.hostcheck import check_host
-from hbtwist.media.registry import medium_types
-
 INVALID_EXIT_STATUS = 2
 
 
@@ -40,7 +36,13 @@ def run(args: argparse.Namespace) -> int:
     """Check the directory named in `args`; 0 if the configuration is valid, else 2.
 
     The host check is the daemon's own (`hbtwist.media.hostcheck`): each medium's plugin.
+    The configuration machinery is imported here, not when the parser is built, so that
+    the commands that talk to a daemon never load it.
     """
+    from hbtwist.config import ConfigError, load_config, summarize
+    from hbtwist.media.hostcheck import check_host
+    from hbtwist.media.registry import medium_types
+
     try:
         kinds = medium_types()
         media = {directive: kind.parser for directive, kind in kinds.items()}

@@ -11,14 +11,22 @@ links is in reverse medium order (spec 9.4).
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
 
-from hbtwist.cli.remote import add_control_options, is_utf8, printable, set_command
+from hbtwist.cli.remote import (
+    add_control_options,
+    is_utf8,
+    printable,
+    set_command,
+    unknown_node_error,
+)
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from hbtwist.control.client import ControlClient, Unreachable
+    import argparse
+    from typing import Any, TextIO
+
+    from hbtwist.cli.remote import Client, Problem
 
 OK = 0
 NORMAL_FAIL = 1
@@ -69,12 +77,11 @@ def pacemaker_enabled(value: str | None) -> bool:
 # Registration
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add every cl_status-compatible sub-command."""
-    parsers = {
-        name: subparsers.add_parser(name, help=text, description=f"Like `cl_status {name}`.")
-        for name, text in COMMANDS.items()
-    }
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], only: str | None = None
+) -> None:
+    """Add every cl_status-compatible sub-command, or only the one named `only` (enough to
+    parse a command line naming it, and eleven parsers take a query some milliseconds)."""
     handlers = {
         "hbstatus": hbstatus,
         "listnodes": listnodes,
@@ -88,7 +95,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "rscstatus": rscstatus,
         "hbparameter": hbparameter,
     }
-    for name, parser in parsers.items():
+    for name, text in COMMANDS.items():
+        if only not in (None, name):
+            continue
+        parser = subparsers.add_parser(name, help=text, description=f"Like `cl_status {name}`.")
         parser.add_argument(
             "-m", dest="human", action="store_true", help="print human-readable sentences"
         )
@@ -101,39 +111,54 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             timeout_exit=TIMEOUT,
             usage_exit=PARAMETER_ERROR,
         )
-    parsers["hbstatus"].add_argument(
-        "-v", dest="verbose", action="store_true", help="also show the version and `listnodes -v`"
-    )
-    listnodes_parser = parsers["listnodes"]
-    listnodes_parser.add_argument(
-        "-n", dest="normal", action="store_true", help="list only normal nodes"
-    )
-    listnodes_parser.add_argument("-p", dest="ping", action="store_true", help="list only ping nodes")
-    listnodes_parser.add_argument(
-        "-v", dest="verbose", action="store_true", help="also show each node's status, type and links"
-    )
-    parsers["listhblinks"].add_argument(
-        "-v", dest="verbose", action="store_true", help="also show each link's status"
-    )
-    for name in (
-        "nodestatus",
-        "nodeweight",
-        "nodesite",
-        "nodetype",
-        "listhblinks",
-        "hblinkstatus",
-        "clientstatus",
-    ):
-        parsers[name].add_argument("node", nargs="?", metavar="NODE")
-    parsers["hblinkstatus"].add_argument("link", nargs="?", metavar="LINK")
-    parsers["clientstatus"].add_argument("client", nargs="?", metavar="CLIENT")
-    parsers["clientstatus"].add_argument(
-        "client_timeout", nargs="?", metavar="TIMEOUT", help="milliseconds (accepted, unused)"
-    )
-    parsers["hbparameter"].add_argument("-p", dest="name", metavar="NAME", help="the parameter's name")
+        _add_arguments(name, parser)
 
 
-def unreachable(problem: Unreachable, args: argparse.Namespace, out: TextIO) -> int:
+NODE_COMMANDS = (
+    "nodestatus",
+    "nodeweight",
+    "nodesite",
+    "nodetype",
+    "listhblinks",
+    "hblinkstatus",
+    "clientstatus",
+)
+"""The sub-commands that take a NODE."""
+
+
+def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    """The options and arguments of sub-command `name` besides -m and the connection's."""
+    if name == "hbstatus":
+        parser.add_argument(
+            "-v", dest="verbose", action="store_true", help="also show the version and `listnodes -v`"
+        )
+    if name == "listnodes":
+        parser.add_argument("-n", dest="normal", action="store_true", help="list only normal nodes")
+        parser.add_argument("-p", dest="ping", action="store_true", help="list only ping nodes")
+        parser.add_argument(
+            "-v",
+            dest="verbose",
+            action="store_true",
+            help="also show each node's status, type and links",
+        )
+    if name == "listhblinks":
+        parser.add_argument(
+            "-v", dest="verbose", action="store_true", help="also show each link's status"
+        )
+    if name in NODE_COMMANDS:
+        parser.add_argument("node", nargs="?", metavar="NODE")
+    if name == "hblinkstatus":
+        parser.add_argument("link", nargs="?", metavar="LINK")
+    if name == "clientstatus":
+        parser.add_argument("client", nargs="?", metavar="CLIENT")
+        parser.add_argument(
+            "client_timeout", nargs="?", metavar="TIMEOUT", help="milliseconds (accepted, unused)"
+        )
+    if name == "hbparameter":
+        parser.add_argument("-p", dest="name", metavar="NAME", help="the parameter's name")
+
+
+def unreachable(problem: Problem, args: argparse.Namespace, out: TextIO) -> int:
     """cl_status when it cannot sign on: `hbstatus` says stopped or refused, the rest log."""
     if args.command_name == "hbstatus":
         out.write((STOPPED if problem.stopped else REFUSED) + "\n")
@@ -149,7 +174,7 @@ def unreachable(problem: Unreachable, args: argparse.Namespace, out: TextIO) -> 
 # The sub-commands
 
 
-async def hbstatus(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def hbstatus(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """`cl_status hbstatus [-v] [-m]`."""
     if not args.verbose:
         out.write(RUNNING + "\n")
@@ -174,7 +199,7 @@ async def hbstatus(client: ControlClient, args: argparse.Namespace, out: TextIO)
     return OK
 
 
-async def listnodes(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def listnodes(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """`cl_status listnodes [-n|-p] [-v] [-m]`."""
     await _listnodes(
         client, out, normal=args.normal, ping=args.ping, verbose=args.verbose, human=args.human
@@ -183,7 +208,7 @@ async def listnodes(client: ControlClient, args: argparse.Namespace, out: TextIO
 
 
 async def _listnodes(
-    client: ControlClient, out: TextIO, *, normal: bool, ping: bool, verbose: bool, human: bool
+    client: Client, out: TextIO, *, normal: bool, ping: bool, verbose: bool, human: bool
 ) -> None:
     if normal and ping:
         normal = ping = False
@@ -213,31 +238,28 @@ def _write_links(out: TextIO, links: list[dict[str, Any]], *, verbose: bool, hum
 
 
 async def _node(
-    client: ControlClient, args: argparse.Namespace, missing: str, unknown: str
+    client: Client, args: argparse.Namespace, missing: str, unknown: str
 ) -> dict[str, Any] | int:
     """The node named in `args`, or the exit status after cl_status's complaint."""
-    from hbtwist.control.protocol import UnknownNode
-
+    unknown_node = unknown_node_error(client)
     if not args.node:
         print(missing, file=sys.stderr)
         return PARAMETER_ERROR
     try:
-        return await client.node(_node_name(args.node))
-    except UnknownNode:
+        return await client.node(_node_name(args.node, unknown_node))
+    except unknown_node:
         print(unknown, file=sys.stderr)
         return PARAMETER_ERROR
 
 
-def _node_name(name: str) -> str:
-    """`name` as asked for; UnknownNode if it is not UTF-8 text, which no node name is."""
-    from hbtwist.control.protocol import UnknownNode
-
+def _node_name(name: str, unknown_node: type[Exception]) -> str:
+    """`name` as asked for; `unknown_node` if it is not UTF-8 text, which no node name is."""
     if not is_utf8(name):
-        raise UnknownNode(f"no such node: {printable(name)}")
+        raise unknown_node(f"no such node: {printable(name)}")
     return name
 
 
-async def nodestatus(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def nodestatus(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """`cl_status nodestatus NODE`: 0 when active, up or ping, else 1."""
     node = await _node(client, args, NOT_ENOUGH, BAD_NODE)
     if isinstance(node, int):
@@ -247,7 +269,7 @@ async def nodestatus(client: ControlClient, args: argparse.Namespace, out: TextI
     return OK if status in ALIVE else NORMAL_FAIL
 
 
-async def nodeweight(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def nodeweight(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """`cl_status nodeweight NODE`."""
     node = await _node(client, args, NOT_ENOUGH, BAD_NODE_WEIGHT)
     if isinstance(node, int):
@@ -259,7 +281,7 @@ async def nodeweight(client: ControlClient, args: argparse.Namespace, out: TextI
     return OK
 
 
-async def nodesite(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def nodesite(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """`cl_status nodesite NODE`."""
     node = await _node(client, args, NOT_ENOUGH, BAD_NODE)
     if isinstance(node, int):
@@ -269,7 +291,7 @@ async def nodesite(client: ControlClient, args: argparse.Namespace, out: TextIO)
     return OK
 
 
-async def nodetype(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def nodetype(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """`cl_status nodetype NODE`."""
     node = await _node(client, args, NO_ENOUGH, BAD_NODE)
     if isinstance(node, int):
@@ -279,16 +301,15 @@ async def nodetype(client: ControlClient, args: argparse.Namespace, out: TextIO)
     return OK
 
 
-async def listhblinks(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def listhblinks(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """`cl_status listhblinks [-v] NODE`."""
-    from hbtwist.control.protocol import UnknownNode
-
+    unknown_node = unknown_node_error(client)
     if not args.node:
         print(NO_ENOUGH, file=sys.stderr)
         return PARAMETER_ERROR
     try:
-        links = await client.links(_node_name(args.node))
-    except UnknownNode as problem:
+        links = await client.links(_node_name(args.node, unknown_node))
+    except unknown_node as problem:
         log_error("Cannot start heartbeat link interface walk.")
         log_error(f"REASON: {problem}")
         return UNKNOWN_ERROR
@@ -296,16 +317,15 @@ async def listhblinks(client: ControlClient, args: argparse.Namespace, out: Text
     return OK
 
 
-async def hblinkstatus(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def hblinkstatus(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """`cl_status hblinkstatus NODE LINK`: 0 when up, 1 when dead, 13 when unknown."""
-    from hbtwist.control.protocol import UnknownNode
-
+    unknown_node = unknown_node_error(client)
     if not args.node or not args.link:
         print(NO_ENOUGH, file=sys.stderr)
         return PARAMETER_ERROR
     try:
-        links = await client.links(_node_name(args.node))
-    except UnknownNode as problem:
+        links = await client.links(_node_name(args.node, unknown_node))
+    except unknown_node as problem:
         reason = str(problem)
         links = []
     else:
@@ -323,16 +343,15 @@ async def hblinkstatus(client: ControlClient, args: argparse.Namespace, out: Tex
     return OK if status == "up" else NORMAL_FAIL
 
 
-async def clientstatus(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def clientstatus(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """`cl_status clientstatus NODE CLIENT [TIMEOUT]`: hbtwist has no API clients: `offline`."""
-    from hbtwist.control.protocol import UnknownNode
-
+    unknown_node = unknown_node_error(client)
     if not args.node or not args.client:
         print(NO_ENOUGH, file=sys.stderr)
         return PARAMETER_ERROR
     try:
-        await client.node(_node_name(args.node))
-    except UnknownNode as problem:
+        await client.node(_node_name(args.node, unknown_node))
+    except unknown_node as problem:
         log_error(f"Cannot get heartbeat client {printable(args.client)}'s status")
         log_error(f"REASON: {problem}")
         return UNKNOWN_ERROR
@@ -341,7 +360,7 @@ async def clientstatus(client: ControlClient, args: argparse.Namespace, out: Tex
     return CLIENT_STATUS_EXIT[status]
 
 
-async def rscstatus(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def rscstatus(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """`cl_status rscstatus`: which resources this node holds (`none`, `local`, `foreign`,
     `all`, or `transition` while they move)."""
     if pacemaker_enabled(await client.parameter("pacemaker")):
@@ -352,7 +371,7 @@ async def rscstatus(client: ControlClient, args: argparse.Namespace, out: TextIO
     return OK
 
 
-async def hbparameter(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def hbparameter(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """`cl_status hbparameter -p NAME`: 0 with the value, 1 when the parameter is unset."""
     if not args.name:
         log_error("parameter name required")

@@ -1,9 +1,11 @@
 """What every `hbctl` command that talks to a running daemon shares: options and the run loop.
 
 Commands are coroutines `command(client, args, out) -> exit status`, so tests can run them
-against an in-memory connection; `run_remote` connects through the real reactor (`task.react`)
-and turns every way of not reaching the daemon into one line on stderr and an exit status.
-Twisted is imported only when a command runs, which keeps `hbctl --help` and `check` fast.
+against an in-memory connection. `run_remote` runs one against the daemon and turns every way of
+not reaching it into one line on stderr and an exit status: a one-shot command on a UNIX socket
+through the blocking client of `hbtwist.cli.oneshot` (no Twisted: it answers in a few tens of
+milliseconds), a stream or an `ssl:` address through the real reactor (`task.react`).
+Twisted is imported only when a command needs it, which keeps `hbctl --help` and `check` fast.
 The control address comes from `--control`, else the environment (`HBCTL_CONTROL`), else the
 daemon's default socket; a plain path stands for `unix:PATH`, as `--control-socket` takes it.
 """
@@ -14,15 +16,23 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TextIO
 
 from hbtwist.control import DEFAULT_SOCKET
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from twisted.protocols.amp import TooLong
+    from collections.abc import Callable, Coroutine
+    from typing import Any, TextIO, TypeAlias
 
+    from hbtwist.cli.oneshot import OneShotClient
+    from hbtwist.control import ampsocket
     from hbtwist.control.client import ControlClient, Unreachable
+
+    Client: TypeAlias = ControlClient | OneShotClient
+    Problem: TypeAlias = Unreachable | ampsocket.Unreachable
+    Command: TypeAlias = Callable[[Any, argparse.Namespace, TextIO], Coroutine[Any, Any, int]]
+    """A command: a one-shot one takes a `Client` (either kind), a stream a `ControlClient`."""
+    OnUnreachable: TypeAlias = Callable[[Problem, argparse.Namespace, TextIO], int]
 
 DEFAULT_CONTROL = f"unix:{DEFAULT_SOCKET}"
 CONTROL_VARIABLE = "HBCTL_CONTROL"
@@ -30,9 +40,6 @@ FAILURE_EXIT_STATUS = 1
 USAGE_EXIT_STATUS = 2
 INTERRUPTED_EXIT_STATUS = 130
 AMP_MAX_VALUE = 65535
-
-Command = Callable[["ControlClient", argparse.Namespace, TextIO], Coroutine[Any, Any, int]]
-OnUnreachable = Callable[["Unreachable", argparse.Namespace, TextIO], int]
 
 
 def add_control_options(parser: argparse.ArgumentParser, *, json_option: bool = True) -> None:
@@ -117,7 +124,20 @@ def set_command(parser: argparse.ArgumentParser, handler: Command, **options: An
     parser.set_defaults(handler=handler, run=lambda args: run_remote(args, handler, **options))
 
 
-def default_unreachable(problem: Unreachable, args: argparse.Namespace, out: TextIO) -> int:
+def unknown_node_error(client: Client) -> type[Exception]:
+    """The exception `client` raises for a node the daemon does not know: the one-shot client
+    has its own, as the protocol's definitions import Twisted."""
+    from hbtwist.cli.oneshot import OneShotClient
+    from hbtwist.control import ampsocket
+
+    if isinstance(client, OneShotClient):
+        return ampsocket.UnknownNode
+    from hbtwist.control.protocol import UnknownNode
+
+    return UnknownNode
+
+
+def default_unreachable(problem: Problem, args: argparse.Namespace, out: TextIO) -> int:
     """hbctl's own report: one line on stderr, exit status 1."""
     print(f"hbctl: {problem.reason}", file=sys.stderr)
     return FAILURE_EXIT_STATUS
@@ -136,16 +156,34 @@ def run_remote(
 
     Without `streaming`, the whole command must finish within `--timeout` seconds, and being
     interrupted (Ctrl-C) exits 130; with it, being interrupted is a normal end (exit status 0).
+    A command that is not `streaming` on a `unix:` address runs on the blocking client.
     """
-    from twisted.internet import task
-    from twisted.internet.defer import Deferred
+    target = control_target(args)
+    kind, _, path = target.partition(":")
+    if kind == "unix" and path and not streaming:
+        from hbtwist.cli.oneshot import run_blocking
+
+        return run_blocking(args, command, path, target, on_unreachable, timeout_exit)
+    return _run_reactor(args, command, target, on_unreachable, timeout_exit, usage_exit, streaming)
+
+
+def _run_reactor(
+    args: argparse.Namespace,
+    command: Command,
+    target: str,
+    on_unreachable: OnUnreachable,
+    timeout_exit: int,
+    usage_exit: int,
+    streaming: bool,
+) -> int:
+    """`run_remote` through Twisted's reactor and client (any address, streams included)."""
+    from twisted.internet import defer, task
     from twisted.protocols import amp
 
     from hbtwist.control import client as control
 
     _quiet_twisted_log()
     out = sys.stdout
-    target = control_target(args)
     try:
         address = control.parse_address(target)
     except ValueError:
@@ -175,28 +213,18 @@ def run_remote(
         try:
             connection = await control.connect(reactor, address, tls, args.timeout)
             clients.append(connection)
-            work = Deferred.fromCoroutine(command(connection, args, out))
+            work = defer.Deferred.fromCoroutine(command(connection, args, out))
             if not streaming:
                 work.addTimeout(args.timeout, reactor)
             status[0] = await work
         except control.Unreachable as problem:
-            if problem.timeout:
-                print(f"hbctl: {problem.reason}", file=sys.stderr)
-                status[0] = timeout_exit
-            else:
-                status[0] = on_unreachable(problem, args, out)
-        except _timeout_error():
-            print(f"hbctl: no answer from the daemon within {args.timeout:g} s", file=sys.stderr)
-            status[0] = timeout_exit
+            status[0] = report_unreachable(problem, args, out, on_unreachable, timeout_exit)
+        except defer.TimeoutError:
+            status[0] = report_no_answer(args, timeout_exit)
         except amp.TooLong as problem:
-            print(f"hbctl: {too_long(problem)}", file=sys.stderr)
-            status[0] = FAILURE_EXIT_STATUS
-        except UnicodeEncodeError:
-            print("hbctl: an argument is not UTF-8 text", file=sys.stderr)
-            status[0] = FAILURE_EXIT_STATUS
+            status[0] = report_too_long(problem.keyName, problem.value)
         except Exception as problem:
-            print(f"hbctl: {type(problem).__name__}: {problem}", file=sys.stderr)
-            status[0] = FAILURE_EXIT_STATUS
+            status[0] = report_failure(problem)
         finally:
             if connection is not None:
                 connection.close()
@@ -212,11 +240,49 @@ def run_remote(
     return status[0]
 
 
-def too_long(problem: TooLong) -> str:
-    """What an AMP `TooLong` means for the user: which value, how long, and the limit."""
-    name = problem.keyName.decode("ascii", "replace") if problem.keyName else "a key"
+# How a command that did not finish ends: one line on stderr (or cl_status's words) and a status
+
+
+def report_unreachable(
+    problem: Problem,
+    args: argparse.Namespace,
+    out: TextIO,
+    on_unreachable: OnUnreachable,
+    timeout_exit: int,
+) -> int:
+    """No daemon to talk to: a timeout in hbctl's words, anything else as the command says."""
+    if problem.timeout:
+        print(f"hbctl: {problem.reason}", file=sys.stderr)
+        return timeout_exit
+    return on_unreachable(problem, args, out)
+
+
+def report_no_answer(args: argparse.Namespace, timeout_exit: int) -> int:
+    """The command did not finish within `--timeout`."""
+    print(f"hbctl: no answer from the daemon within {args.timeout:g} s", file=sys.stderr)
+    return timeout_exit
+
+
+def report_too_long(name: bytes | None, value: bytes) -> int:
+    """A request value longer than the protocol carries."""
+    print(f"hbctl: {too_long(name, len(value))}", file=sys.stderr)
+    return FAILURE_EXIT_STATUS
+
+
+def report_failure(problem: Exception) -> int:
+    """Anything else: an argument that is not UTF-8, or the exception's name and text."""
+    if isinstance(problem, UnicodeEncodeError):
+        print("hbctl: an argument is not UTF-8 text", file=sys.stderr)
+    else:
+        print(f"hbctl: {type(problem).__name__}: {problem}", file=sys.stderr)
+    return FAILURE_EXIT_STATUS
+
+
+def too_long(name: bytes | None, size: int) -> str:
+    """What AMP's `TooLong` means for the user: which value, how long, and the limit."""
+    shown = name.decode("ascii", "replace") if name else "a key"
     return (
-        f"the request is too long: its {name!r} value takes {len(problem.value):,} bytes, and"
+        f"the request is too long: its {shown!r} value takes {size:,} bytes, and"
         f" the control protocol carries at most {AMP_MAX_VALUE:,} bytes in one value"
     )
 
@@ -228,15 +294,7 @@ def _quiet_twisted_log() -> None:
     subjectAltName; hbctl's own check refuses that certificate and says so.)
     Set HBCTL_DEBUG=1 to see Twisted's log on stderr.
     """
-    import os
-
     from twisted.logger import globalLogBeginner, textFileLogObserver
 
     observers = [textFileLogObserver(sys.stderr)] if os.environ.get("HBCTL_DEBUG") else []
     globalLogBeginner.beginLoggingTo(observers, redirectStandardIO=False)
-
-
-def _timeout_error() -> type[Exception]:
-    from twisted.internet.defer import TimeoutError
-
-    return TimeoutError

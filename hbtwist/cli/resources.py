@@ -9,16 +9,17 @@ operation. cl_status's `rscstatus` is in `hbtwist.cli.clstatus`.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
 
 from hbtwist.cli.remote import FAILURE_EXIT_STATUS, add_control_options, printable, set_command
 from hbtwist.cli.status import columns
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from hbtwist.control.client import ControlClient
+    import argparse
+    from typing import Any, TextIO
+
+    from hbtwist.cli.remote import Client
 
 RESOURCE_SETS = ("all", "local", "foreign", "failback")
 """The sets `hb_standby` and `hb_takeover` take (the protocol's `RESOURCE_SETS`)."""
@@ -79,7 +80,7 @@ def _add_set_argument(parser: argparse.ArgumentParser) -> None:
 # Commands
 
 
-async def standby(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def standby(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """Ask for a standby; print `Going standby [SET].`, or the refusal (exit 1)."""
     refusal = await client.standby(args.which)
     if refusal is not None:
@@ -88,7 +89,7 @@ async def standby(client: ControlClient, args: argparse.Namespace, out: TextIO) 
     return 0
 
 
-async def takeover(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def takeover(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """Ask for a takeover; print `Taking over [SET].`, or the refusal (exit 1)."""
     refusal = await client.takeover(args.which)
     if refusal is not None:
@@ -97,10 +98,12 @@ async def takeover(client: ControlClient, args: argparse.Namespace, out: TextIO)
     return 0
 
 
-async def resources(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def resources(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """Print the resource manager's state: a summary, then groups, resources and operations."""
     status = await client.resource_status()
     if args.json:
+        import json
+
         json.dump(status, out, indent=2)
         out.write("\n")
         return 0

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import json
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TextIO
-
 from hbtwist import __version__
 from hbtwist.cli.remote import (
     FAILURE_EXIT_STATUS,
@@ -14,12 +9,16 @@ from hbtwist.cli.remote import (
     is_utf8,
     printable,
     set_command,
+    unknown_node_error,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from hbtwist.control.client import ControlClient
+    import argparse
+    from collections.abc import Sequence
+    from typing import Any, TextIO
 
-Row = dict[str, Any]
+    from hbtwist.cli.remote import Client
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 # Commands
 
 
-async def status(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def status(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """Print the local node's status."""
     local = await client.local_status()
     if args.json:
@@ -84,16 +83,14 @@ async def status(client: ControlClient, args: argparse.Namespace, out: TextIO) -
     return 0
 
 
-async def nodes(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def nodes(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """Print the membership table (or the named nodes)."""
-    from hbtwist.control.protocol import UnknownNode
-
     strange = [name for name in args.names if not is_utf8(name)]
     if strange:
         return _fail(f"no such node: {printable(strange[0])}")
     try:
         rows = [await client.node(name) for name in args.names] if args.names else None
-    except UnknownNode as problem:
+    except unknown_node_error(client) as problem:
         return _fail(str(problem))
     if rows is None:
         rows = await client.nodes()
@@ -117,15 +114,13 @@ async def nodes(client: ControlClient, args: argparse.Namespace, out: TextIO) ->
     return 0
 
 
-async def links(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def links(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """Print the link table of one node or of all nodes."""
-    from hbtwist.control.protocol import UnknownNode
-
     if args.node is not None and not is_utf8(args.node):
         return _fail(f"no such node: {printable(args.node)}")
     try:
         rows = await client.links(args.node)
-    except UnknownNode as problem:
+    except unknown_node_error(client) as problem:
         return _fail(str(problem))
     if args.json:
         return _json(rows, out)
@@ -145,7 +140,7 @@ async def links(client: ControlClient, args: argparse.Namespace, out: TextIO) ->
     return 0
 
 
-async def version(client: ControlClient, args: argparse.Namespace, out: TextIO) -> int:
+async def version(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """Print the versions of hbctl, of the daemon and of the control protocol."""
     answer = await client.version()
     answer = {"hbctl": __version__, **answer}
@@ -195,6 +190,8 @@ def ago(seconds: float | None) -> str:
 
 
 def _json(value: Any, out: TextIO) -> int:
+    import json
+
     json.dump(value, out, indent=2)
     out.write("\n")
     return 0
