@@ -1,14 +1,14 @@
 # make demo  - build .venv (once) and run a three-node demo cluster on loopback moving a service
 # make test  - build .venv (once) and run the test suite
 # make lint  - ruff and mypy
-# make bench - codec and NACK benchmarks (make bench-cluster: real daemons, as root)
+# make bench - codec and NACK benchmarks (make bench-cluster, bench-scale: real daemons, as root)
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv demo test bench bench-cluster bench-failover bench-loss lint clean
+.PHONY: venv demo test bench bench-cluster bench-scale bench-failover bench-loss lint clean
 
 venv: $(VENV)/.installed
 
@@ -41,6 +41,9 @@ bench: venv
 
 bench-cluster: venv
 	$(BIN)/python bench/cluster.py
+
+bench-scale: venv
+	$(BIN)/python bench/scale.py
 
 bench-failover: venv
 	$(BIN)/python bench/failover.py
