@@ -1,6 +1,6 @@
 """Heartbeat's Cluster Test Suite (spec 10) on an hbtwist cluster, or on a mixed one with
-Heartbeat 3.0.6 nodes: CTS's ways of starting and stopping nodes, its log patterns (`CM_hb.py`)
-and its resource audit (`CTSaudits.py`).
+Heartbeat 3.0.6 nodes: CTS's ways of starting and stopping nodes, its log patterns (`CM_hb.py`,
+in `ctspatterns.py`) and its resource audit (`CTSaudits.py`).
 
 Each node is started as CTS starts a cluster manager (an hbtwist node by `twistd heartbeat`,
 which daemonizes: `ctsnode.py`; a Heartbeat node in namespaces of its own: `ctsheartbeat.py`),
@@ -9,7 +9,9 @@ confirmed by CTS's stop patterns in the logs of the node and of every other runn
 standby is `hbctl standby` or `hb_standby`. Every node logs to its own file in Heartbeat's
 layout; a pattern is looked for in all of them, as CTS looks in its one log. Every wait is
 bounded by the cluster's `Timers`. Split_brain isolates a node as `TestHeartbeatComm
-break-communication` does: Heartbeat's `OnlyForTesting` file, then a reload (SIGHUP).
+break-communication` does: Heartbeat's `OnlyForTesting` file, then a reload (SIGHUP). The tests
+that kill a daemon, reset a node or take an interface down are in `ctsfaults.py`; the exerciser's
+STONITH device, which may also be the nodes' own, in `ctsstonith.py`.
 
 One group per node, preferred by it. `CtsCluster.audit` is CTS's ResourceAudit (`ctsaudit.py`).
 `SCENARIOS` are CTS's tests for a release-1 cluster, in an order that needs few starts;
@@ -25,43 +27,31 @@ from dataclasses import dataclass
 
 from hbtwist.core.holders import GroupSpec, taker
 from tests.integration.ctsaudit import Audit
+from tests.integration.ctsfaults import detection_time, redundant_path, stonith
 from tests.integration.ctsheartbeat import HeartbeatNode
 from tests.integration.ctsnode import HBTWIST_TIMERS, CtsMember, CtsNode, Group, Timers
+from tests.integration.ctspatterns import (
+    ALL_STOPPED,
+    BAD_REGEXES,
+    RETURN_PARTITION,
+    SPLIT_BRAIN_EXPECTED,
+    STANDBY_NONE,
+    STANDBY_OK,
+    STANDBY_TRANSIENT,
+    THEY_STARTED,
+    THEY_STOPPED,
+    WE_STARTED,
+    WE_STOPPED,
+)
+from tests.integration.ctsstonith import PowerSwitch
 from tests.integration.lab import Lab, LabError
 
 STANDBY_TRIES = 10
 """CTS retries a standby that a node in transition ignored, up to ten times."""
 STANDBY_RETRY_PAUSE = 0.5
 """Before a standby is asked again (CTS pauses 2 s), so that the transition can end."""
-
-# CM_hb.py's patterns, verbatim.
-WE_STARTED = r" (%s) .* Initial resource acquisition complete"
-THEY_STARTED = r" (%s) .* Initial resource acquisition complete"
-WE_STOPPED = r"%s heartbeat.*Heartbeat shutdown complete"
-THEY_STOPPED = r"%s heartbeat.*node (%s).*: is dead"
-THEY_DEAD = r"node (%s).*: is dead"
-ALL_STOPPED = r" (%s).*heartbeat.*Heartbeat shutdown complete"
-STANDBY_OK = r"Standby resource acquisition done"
-STANDBY_NONE = r"No reply to standby request"
-STANDBY_TRANSIENT = r"standby message.*ignored.*in flux"
-RETURN_PARTITION = r"Cluster node %s returning after partition"
-SPLIT_BRAIN_EXPECTED = (
-    r"ERROR:.*Both machines own.*resources",
-    r"ERROR:.*lost a lot of packets!",
-    r"ERROR: Cannot rexmit pkt .*: seqno too low",
-    r"ERROR: Irretrievably lost packet: node",
-    r"CRIT: Cluster node .* returning after partition",
-)
-"""Split_brainTest's `errorstoignore`: the bad news a partition brings by design."""
-BAD_REGEXES = (
-    r"Shutting down\.",
-    r"Forcing shutdown\.",
-    r"Both machines own .* resources!",
-    r"No one owns .* resources!",
-    r", exiting\.",
-    r"ERROR:",
-    r"CRIT.*:",
-)
+POLL_S = 0.05
+"""How often the logs are read while patterns are awaited."""
 
 Mark = dict[str, int]
 """Where each node's log stood at one moment."""
@@ -76,26 +66,41 @@ class CtsCluster:
         names: Sequence[str],
         heartbeat_nodes: Collection[str] = (),
         timers: Timers = HBTWIST_TIMERS,
+        power: PowerSwitch | None = None,
+        fencing: bool = False,
     ) -> None:
         """`names` in ha.cf's order; those in `heartbeat_nodes` run Heartbeat 3.0.6, the others
-        hbtwist."""
+        hbtwist. `power` is the exerciser's STONITH device (CTS's `reset`, for the Stonith
+        test); with `fencing`, every node's ha.cf names it too (`stonith_host`), so the nodes
+        reset a dead peer before they take its groups over (hbtwist nodes only)."""
+        if fencing and (power is None or heartbeat_nodes):
+            raise ValueError("fencing needs the power switch, and hbtwist nodes only")
         self.lab = lab
         self.order = tuple(names)
         self.timers = timers
+        self.power = power
+        self.fencing = fencing
         hosts = [lab.add_host(name, index) for index, name in enumerate(names, start=1)]
         self.groups = tuple(
             Group(host.name, f"192.0.2.{100 + host.index}", chr(ord("a") + host.index - 1))
             for host in hosts
         )
         self.nodes: dict[str, CtsMember] = {}
+        stonith_host = power.stonith_host if fencing and power is not None else None
         for host in hosts:
-            kind = HeartbeatNode if host.name in heartbeat_nodes else CtsNode
-            self.nodes[host.name] = kind(lab, host, self.order, self.groups, timers)
+            if host.name in heartbeat_nodes:
+                self.nodes[host.name] = HeartbeatNode(lab, host, self.order, self.groups, timers)
+            else:
+                self.nodes[host.name] = CtsNode(lab, host, self.order, self.groups, timers, stonith_host)
         self.up: set[str] = set()
         self.expected: dict[str, str | None] = {group.key: None for group in self.groups}
         """Where each group should run (None: nowhere), by its key; see `_settle`."""
         self.notes: list[str] = []
-        """What the run had to make good (standbys asked again), for the report."""
+        """What the run noted for the report: standbys asked again, detection times."""
+        self.detection_times: list[float] = []
+        """DetectionTime's measurements, in seconds: CTS's `min` and `max` of the run."""
+        self.started_at: dict[str, float] = {}
+        """When each node's start was last seen complete (`time.monotonic()`)."""
 
     # The logs
 
@@ -110,9 +115,12 @@ class CtsCluster:
             for line in lines:
                 yield name, line
 
-    def look_for_all(self, patterns: Sequence[str], mark: Mark, timeout: float, what: str) -> None:
+    def look_for_all(
+        self, patterns: Sequence[str], mark: Mark, timeout: float, what: str, poll: float = POLL_S
+    ) -> None:
         """CTS's `lookforall`: wait until every pattern matched a line logged since `mark`
-        (each line matching at most one pattern); raise LabError naming what was missing."""
+        (each line matching at most one pattern), reading the logs every `poll` seconds; raise
+        LabError naming what was missing."""
         wanted = list(patterns)
         offsets = dict(mark)
         deadline = time.monotonic() + timeout
@@ -129,7 +137,22 @@ class CtsCluster:
                 raise LabError(
                     f"{what}: patterns not found within {timeout} s: {wanted}\n{self.tails()}"
                 )
-            time.sleep(0.05)
+            time.sleep(poll)
+
+    def absent(self, patterns: Sequence[str], mark: Mark, seconds: float, what: str) -> None:
+        """Watch the logs for `seconds` from now: raise LabError at the first line logged since
+        `mark` that matches one of `patterns`."""
+        offsets = dict(mark)
+        deadline = time.monotonic() + seconds
+        while True:
+            for name, node in self.nodes.items():
+                lines, offsets[name] = node.log.lines_from(offsets.get(name, 0))
+                found = [line for line in lines if any(re.search(p, line) for p in patterns)]
+                if found:
+                    raise LabError(f"{what}: {name} logged {found[0]!r}\n{self.tails()}")
+            if time.monotonic() > deadline:
+                return
+            time.sleep(POLL_S)
 
     def bad_news(self, mark: Mark) -> list[str]:
         """The lines logged since `mark` that match CTS's BadRegexes, but for a node's
@@ -163,6 +186,7 @@ class CtsCluster:
                 self.expected[group.key] = group.preferred
         self._settle()
         self.look_for_all(patterns, mark, self.timers.start_timeout, f"start {' '.join(names)}")
+        self.started_at.update(dict.fromkeys(names, time.monotonic()))
 
     def stop(self, names: Sequence[str]) -> None:
         """StopTest for one node (its shutdown complete, every other running node seeing it
@@ -211,6 +235,11 @@ class CtsCluster:
         if not alone:
             self._settle(giver=name)
 
+    def lost(self, name: str) -> None:
+        """The node went down without a stop (killed, reset): CTS's `ShouldBeStatus` down."""
+        self.up.discard(name)
+        self._settle()
+
     # What the audit expects
 
     def _settle(self, giver: str | None = None) -> None:
@@ -242,8 +271,14 @@ class CtsCluster:
     def __enter__(self) -> CtsCluster:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, exc: BaseException | None, traceback: object) -> None:
+        """Close; a failure to stop a daemon is raised unless it would hide the block's own
+        failure (the lab kills what is left when it closes)."""
+        try:
+            self.close()
+        except LabError:
+            if exc is None:
+                raise
 
 
 # CTS's tests (CTStests.py), as functions of the cluster and the node they are given.
@@ -332,12 +367,15 @@ Scenario = tuple[str, Action, str]
 
 SCENARIOS: tuple[Scenario, ...] = (
     ("SimulStart", simul_start, ""),
+    ("RedundantpathTest", redundant_path, "n1"),
     ("Flip", flip, "n1"),
     ("Restart", restart, "n2"),
     ("Flip", flip, "n1"),
     ("StartOnebyOne", start_one_by_one, ""),
+    ("DetectionTime", detection_time, "n1"),
     ("standby", standby, "n1"),
     ("RestartOnebyOne", restart_one_by_one, ""),
+    ("Stonith", stonith, "n1"),
     ("StopOnebyOne", stop_one_by_one, ""),
     ("SpecialTest1", special_test1, "n1"),
     ("Split_brain", split_brain, "n1"),
@@ -346,15 +384,22 @@ SCENARIOS: tuple[Scenario, ...] = (
 """(CTS test name, its action, the node it is given), from a cluster with every node stopped:
 each test from the state the one before left, as CTS runs them."""
 
+FENCING_SCENARIOS: tuple[Scenario, ...] = (
+    ("SimulStart", simul_start, ""),
+    ("Stonith", stonith, "n1"),
+    ("SimulStop", simul_stop, ""),
+)
+"""The Stonith test on a cluster whose nodes fence with the lab's device (`CtsCluster.fencing`).
+Not SCENARIOS on such a cluster: in Split_brain each side would reset the other, as it should
+with a device, where CTS expects both sides to come back after the partition."""
+
 
 def mixed_scenarios(node: str) -> tuple[Scenario, ...]:
     """SCENARIOS for a mixed cluster: the standby test given `node` too, right after the first
-    one (a standby asked of each kind of daemon), and no Split_brain. After a partition a
-    Heartbeat 3.0.6 node restarts itself (`Performing heartbeat restart exec`), and the restarted
-    daemon never gets past `Starting heartbeat 3.0.6` in this lab's namespaces."""
+    one (a standby asked of each kind of daemon). In Split_brain the Heartbeat 3.0.6 node
+    restarts itself once the partition heals (`Performing heartbeat restart exec`)."""
     first = next(index for index, (name, _, _) in enumerate(SCENARIOS) if name == "standby")
-    chosen = (*SCENARIOS[: first + 1], ("standby", standby, node), *SCENARIOS[first + 1 :])
-    return tuple(scenario for scenario in chosen if scenario[1] is not split_brain)
+    return (*SCENARIOS[: first + 1], ("standby", standby, node), *SCENARIOS[first + 1 :])
 
 
 @dataclass(frozen=True)

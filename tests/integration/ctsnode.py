@@ -92,6 +92,10 @@ REAPER = (
 """Runs its arguments as a child subreaper (PR_SET_CHILD_SUBREAPER = 36): the daemon twistd
 forks off is reaped here, and this process ends when the daemon does."""
 
+MARKERS_DIR = "markers"
+"""The directory of a node's Marker state files, in its home."""
+PIDFILE = "heartbeat.pid"
+"""The hbtwist daemon's pidfile, in its node's home."""
 START_TEXT = "Configuration validated. Starting heartbeat"
 HOLDING_LINE = re.compile(r"This node now holds (\S+) resources")
 GROUP_LINE = re.compile(r"Resource group (\S+): \S+ -> \S+ \(holder: (\S+)\)")
@@ -183,7 +187,7 @@ class CtsMember(ABC):
         self.groups = tuple(groups)
         self.timers = timers
         self.home = lab.host_dir(host)
-        self.markers = self.home / "markers"
+        self.markers = self.home / MARKERS_DIR
         self.markers.mkdir(exist_ok=True)
 
     def ha_cf_lines(self) -> list[str]:
@@ -253,6 +257,14 @@ class CtsMember(ABC):
         (self.config_dir / "OnlyForTesting").unlink(missing_ok=True)
         self.reload()
 
+    def crash(self) -> None:
+        """`killall -9` of the daemon, as CTS's DetectionTime does; return once signalled."""
+        raise LabError(f"{self.name}: the lab does not crash a {type(self).__name__}")
+
+    def set_interface(self, interface: str, up: bool) -> None:
+        """`ifconfig INTERFACE up|down` on the node, as CTS's RedundantpathTest does."""
+        self.host.run("ip", "link", "set", interface, "up" if up else "down")
+
     @abstractmethod
     def request_standby(self) -> None:
         """Ask the daemon to go standby (give all its groups away); return once asked."""
@@ -280,12 +292,20 @@ class CtsNode(CtsMember):
     """One host's hbtwist daemon, started and stopped as CTS does."""
 
     def __init__(
-        self, lab: Lab, host: Host, order: Sequence[str], groups: Sequence[Group], timers: Timers
+        self,
+        lab: Lab,
+        host: Host,
+        order: Sequence[str],
+        groups: Sequence[Group],
+        timers: Timers,
+        stonith_host: str | None = None,
     ) -> None:
+        """`stonith_host`: an ha.cf line that gives the node a STONITH device (None: none)."""
         super().__init__(lab, host, order, groups, timers)
+        self.stonith_host = stonith_host
         self.config_dir = self.home / "ha.d"
         self.state_dir = self.home / "state"
-        self.pidfile = self.home / "heartbeat.pid"
+        self.pidfile = self.home / PIDFILE
         self.socket = self.home / "control.sock"
         self.log = LogFile(self.home / "ha-log")
         self.reaper: subprocess.Popen[Any] | None = None
@@ -305,6 +325,8 @@ class CtsNode(CtsMember):
         """ha.cf: the cluster's, with the log file."""
         lines = self.ha_cf_lines()
         lines.insert(1, f"logfile {self.log.path}")
+        if self.stonith_host is not None:
+            lines.append(self.stonith_host)
         return "\n".join(lines) + "\n"
 
     @property
@@ -363,7 +385,7 @@ class CtsNode(CtsMember):
         try:
             self.reaper.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise LabError(f"{self.name} still running {timeout} s after SIGTERM") from None
+            raise LabError(f"{self.name} still running {timeout} s after its signal") from None
 
     def kill(self) -> None:
         """Tear-down: SIGTERM, then SIGKILL if the daemon lingers; reap it."""
@@ -379,6 +401,10 @@ class CtsNode(CtsMember):
             except ProcessLookupError:
                 pass
             self.wait_exit(STOP_TIMEOUT)
+
+    def crash(self) -> None:
+        """SIGKILL to the pidfile's process; its reaper ends with it (`wait_exit`)."""
+        os.kill(self.pid(), signal.SIGKILL)
 
     def reload(self) -> None:
         """SIGHUP to the daemon."""
