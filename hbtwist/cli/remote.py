@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     from typing import Any, TextIO, TypeAlias
 
     from hbtwist.cli.oneshot import OneShotClient
-    from hbtwist.control import ampsocket
-    from hbtwist.control.client import ControlClient, Unreachable
+    from hbtwist.control.ampsocket import Unreachable
+    from hbtwist.control.client import ControlClient
 
     Client: TypeAlias = ControlClient | OneShotClient
-    Problem: TypeAlias = Unreachable | ampsocket.Unreachable
+    Problem: TypeAlias = Unreachable
     Command: TypeAlias = Callable[[Any, argparse.Namespace, TextIO], Coroutine[Any, Any, int]]
     """A command: a one-shot one takes a `Client` (either kind), a stream a `ControlClient`."""
     OnUnreachable: TypeAlias = Callable[[Problem, argparse.Namespace, TextIO], int]

@@ -25,6 +25,7 @@ from zope.interface import implementer
 
 from hbtwist.control import DEFAULT_SOCKET
 from hbtwist.control import protocol as p
+from hbtwist.control.ampsocket import Unreachable
 
 DEFAULT_ADDRESS = f"unix:{DEFAULT_SOCKET}"
 DEFAULT_TIMEOUT = 5.0
@@ -34,16 +35,6 @@ MessageHandler = Callable[[dict[str, Any]], None]
 """Called with a `ClusterMessage`'s arguments (`fields` decoded into a dict)."""
 GapHandler = Callable[[dict[str, Any]], None]
 """Called with a `MessageGap`'s arguments."""
-
-
-class Unreachable(Exception):
-    """No answer from the daemon: `stopped` when nothing listens, else it refused or failed."""
-
-    def __init__(self, reason: str, *, stopped: bool = False, timeout: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.stopped = stopped
-        self.timeout = timeout
 
 
 @dataclass(frozen=True)
