@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
-from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -281,10 +279,6 @@ def run(args: argparse.Namespace, workdir: Path, table: Table) -> None:
             progress(f"{what} failed: {error}")
 
 
-def _interrupted(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(f"stopped by signal {signum}")
-
-
 def main() -> int:
     """Measure every setting and print the table."""
     parser = argparse.ArgumentParser(description="hbtwist beside Heartbeat 3.0.6 (needs root)")
@@ -304,8 +298,7 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench/cluster.py needs root (it builds network namespaces)", file=sys.stderr)
         return 2
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupted)
+    clusters.unwind_on_termination()
     missing = "not asked for (--no-heartbeat)" if args.no_heartbeat else clusters.heartbeat_missing()
     table = Table(heartbeat=missing is None)
     both = "both" if missing is None else "hbtwist"

@@ -432,3 +432,14 @@ def wait_startup_over(clusters: Sequence[Cluster], keepalive_ms: int, extra: flo
     remaining = newest + STARTUP_SECONDS + 2 * keepalive_ms / 1000 + extra - time.time()
     if remaining > 0:
         time.sleep(remaining)
+
+
+def unwind_on_termination() -> None:
+    """Make SIGTERM and SIGHUP raise SystemExit, so that an interrupted run unwinds its labs
+    (namespaces and daemons) as an exception would."""
+
+    def interrupted(signum: int, _frame: object) -> None:
+        raise SystemExit(f"stopped by signal {signum}")
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupted)

@@ -22,35 +22,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import clusters, idle  # noqa: E402
 from bench.clusters import Cluster, HbtwistCluster, HeartbeatCluster  # noqa: E402
+from tests.integration.ctsnode import MARKER_SCRIPT  # noqa: E402
 from tests.integration.failover import Timing  # noqa: E402
 from tests.integration.lab import Host, Lab, LabError  # noqa: E402
 
 VIP = "192.0.2.100"
 GROUP = f"IPaddr2::{VIP}/24/eth0"
 HARESOURCES = f"n1 {GROUP} Marker::g1\n"
-MARKER_SCRIPT = """#!/bin/sh
-# Marker NAME start|stop|status|monitor: a resource whose state is the file {markers}/NAME
-state="{markers}/$1"
-case "$2" in
-  start) touch "$state" ;;
-  stop) rm -f "$state" ;;
-  status) if [ -e "$state" ]; then echo running; else echo stopped; fi ;;
-  monitor) if [ -e "$state" ]; then echo OK; else exit 7; fi ;;
-  *) echo "usage: $0 NAME start|stop|status|monitor" >&2; exit 3 ;;
-esac
-"""
 START_TIMEOUT = 240.0
 """32 Python daemons importing at once on 2 CPUs take a while before the first heartbeat."""
 GROUP_TIMEOUT = 60.0
@@ -178,10 +166,6 @@ def heartbeat_start(workdir: Path, nodes: int, timing: Timing, realtime: bool) -
     )
 
 
-def _interrupted(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(f"stopped by signal {signum}")
-
-
 def main() -> int:
     """Run the scale benchmark and print its figures."""
     parser = argparse.ArgumentParser(description="hbtwist at 32 nodes (needs root)")
@@ -201,8 +185,7 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench/scale.py needs root (it builds network namespaces)", file=sys.stderr)
         return 2
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupted)
+    clusters.unwind_on_termination()
     deadtime_ms = round(args.deadtime * 1000)
     timing = Timing(
         keepalive_ms=1000, deadtime_ms=deadtime_ms, warntime_ms=deadtime_ms // 2, initdead_s=20
