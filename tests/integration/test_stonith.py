@@ -31,8 +31,8 @@ from typing import Any
 
 import pytest
 
-from hbtwist.config.checks import STONITH_PROGRAM
 from hbtwist.core.fencing import RETRY_S
+from tests.integration.ctsstonith import installed_device_type
 from tests.integration.failover import (
     AUTHKEYS,
     FAST,
@@ -50,11 +50,8 @@ from tests.integration.failover import (
 from tests.integration.lab import Host, Lab, LabError, Node
 from tests.integration.service import Prober, answered_twice, holds_address, start_echo, turns
 from tests.integration.test_failover import GROUP, MOVE_TIMEOUT, logged, move, operations
-from tests.prereq import require
 
 Report = Callable[[str], None]
-PLUGIN_DIR = Path("/usr/lib/stonith/plugins/external")
-"""Where cluster-glue's `external/` device types live (`dpkg -L cluster-glue`)."""
 PLUGIN_PREFIX = f"hbtlab{os.getpid()}"
 """Names of the lab's device types: unique to this run, so parallel runs do not collide."""
 
@@ -109,22 +106,11 @@ class Devices:
 @pytest.fixture(scope="module")
 def devices(_stale_labs_removed: None) -> Iterator[Devices]:
     """The lab's two `external/` device types, installed for the module, removed afterwards."""
-    require(
-        os.access(STONITH_PROGRAM, os.X_OK), f"needs {STONITH_PROGRAM} (Debian package cluster-glue)"
-    )
-    require(PLUGIN_DIR.is_dir(), f"needs {PLUGIN_DIR} (Debian package cluster-glue)")
-    installed = {f"{PLUGIN_PREFIX}-power": POWER_SWITCH, f"{PLUGIN_PREFIX}-broken": BROKEN_SWITCH}
-    try:
-        for name, text in installed.items():
-            path = PLUGIN_DIR / name
-            path.write_text(text)
-            path.chmod(0o755)
-        listed = subprocess.run([STONITH_PROGRAM, "-L"], capture_output=True, text=True, check=True)
-        assert {f"external/{name}" for name in installed} <= set(listed.stdout.split())
-        yield Devices(f"external/{PLUGIN_PREFIX}-power", f"external/{PLUGIN_PREFIX}-broken")
-    finally:
-        for name in installed:
-            (PLUGIN_DIR / name).unlink(missing_ok=True)
+    with (
+        installed_device_type(f"{PLUGIN_PREFIX}-power", POWER_SWITCH) as power_switch,
+        installed_device_type(f"{PLUGIN_PREFIX}-broken", BROKEN_SWITCH) as broken_switch,
+    ):
+        yield Devices(power_switch, broken_switch)
 
 
 @dataclass
@@ -245,7 +231,6 @@ def fence_timeline(survivor: Node, died_at: float, replies: list[Any]) -> dict[s
 def shown(timeline: dict[str, float]) -> str:
     """`dead 61 ms, Resetting 63 ms, ...`."""
     return ", ".join(f"{step} {seconds * 1000:.0f} ms" for step, seconds in timeline.items())
-
 
 
 def namespace_pids(host: Host) -> list[str]:
