@@ -18,8 +18,8 @@ from hbtwist.cli.remote import (
     is_utf8,
     printable,
     set_command,
-    unknown_node_error,
 )
+from hbtwist.control.errors import UnknownNode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -241,21 +241,20 @@ async def _node(
     client: Client, args: argparse.Namespace, missing: str, unknown: str
 ) -> dict[str, Any] | int:
     """The node named in `args`, or the exit status after cl_status's complaint."""
-    unknown_node = unknown_node_error(client)
     if not args.node:
         print(missing, file=sys.stderr)
         return PARAMETER_ERROR
     try:
-        return await client.node(_node_name(args.node, unknown_node))
-    except unknown_node:
+        return await client.node(_node_name(args.node))
+    except UnknownNode:
         print(unknown, file=sys.stderr)
         return PARAMETER_ERROR
 
 
-def _node_name(name: str, unknown_node: type[Exception]) -> str:
-    """`name` as asked for; `unknown_node` if it is not UTF-8 text, which no node name is."""
+def _node_name(name: str) -> str:
+    """`name` as asked for; UnknownNode if it is not UTF-8 text, which no node name is."""
     if not is_utf8(name):
-        raise unknown_node(f"no such node: {printable(name)}")
+        raise UnknownNode(f"no such node: {printable(name)}")
     return name
 
 
@@ -303,13 +302,12 @@ async def nodetype(client: Client, args: argparse.Namespace, out: TextIO) -> int
 
 async def listhblinks(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """`cl_status listhblinks [-v] NODE`."""
-    unknown_node = unknown_node_error(client)
     if not args.node:
         print(NO_ENOUGH, file=sys.stderr)
         return PARAMETER_ERROR
     try:
-        links = await client.links(_node_name(args.node, unknown_node))
-    except unknown_node as problem:
+        links = await client.links(_node_name(args.node))
+    except UnknownNode as problem:
         log_error("Cannot start heartbeat link interface walk.")
         log_error(f"REASON: {problem}")
         return UNKNOWN_ERROR
@@ -319,13 +317,12 @@ async def listhblinks(client: Client, args: argparse.Namespace, out: TextIO) -> 
 
 async def hblinkstatus(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """`cl_status hblinkstatus NODE LINK`: 0 when up, 1 when dead, 13 when unknown."""
-    unknown_node = unknown_node_error(client)
     if not args.node or not args.link:
         print(NO_ENOUGH, file=sys.stderr)
         return PARAMETER_ERROR
     try:
-        links = await client.links(_node_name(args.node, unknown_node))
-    except unknown_node as problem:
+        links = await client.links(_node_name(args.node))
+    except UnknownNode as problem:
         reason = str(problem)
         links = []
     else:
@@ -345,13 +342,12 @@ async def hblinkstatus(client: Client, args: argparse.Namespace, out: TextIO) ->
 
 async def clientstatus(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     """`cl_status clientstatus NODE CLIENT [TIMEOUT]`: hbtwist has no API clients: `offline`."""
-    unknown_node = unknown_node_error(client)
     if not args.node or not args.client:
         print(NO_ENOUGH, file=sys.stderr)
         return PARAMETER_ERROR
     try:
-        await client.node(_node_name(args.node, unknown_node))
-    except unknown_node as problem:
+        await client.node(_node_name(args.node))
+    except UnknownNode as problem:
         log_error(f"Cannot get heartbeat client {printable(args.client)}'s status")
         log_error(f"REASON: {problem}")
         return UNKNOWN_ERROR

@@ -124,19 +124,6 @@ def set_command(parser: argparse.ArgumentParser, handler: Command, **options: An
     parser.set_defaults(handler=handler, run=lambda args: run_remote(args, handler, **options))
 
 
-def unknown_node_error(client: Client) -> type[Exception]:
-    """The exception `client` raises for a node the daemon does not know: the one-shot client
-    has its own, as the protocol's definitions import Twisted."""
-    from hbtwist.cli.oneshot import OneShotClient
-    from hbtwist.control import ampsocket
-
-    if isinstance(client, OneShotClient):
-        return ampsocket.UnknownNode
-    from hbtwist.control.protocol import UnknownNode
-
-    return UnknownNode
-
-
 def default_unreachable(problem: Problem, args: argparse.Namespace, out: TextIO) -> int:
     """hbctl's own report: one line on stderr, exit status 1."""
     print(f"hbctl: {problem.reason}", file=sys.stderr)

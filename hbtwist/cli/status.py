@@ -9,8 +9,8 @@ from hbtwist.cli.remote import (
     is_utf8,
     printable,
     set_command,
-    unknown_node_error,
 )
+from hbtwist.control.errors import UnknownNode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ async def nodes(client: Client, args: argparse.Namespace, out: TextIO) -> int:
         return _fail(f"no such node: {printable(strange[0])}")
     try:
         rows = [await client.node(name) for name in args.names] if args.names else None
-    except unknown_node_error(client) as problem:
+    except UnknownNode as problem:
         return _fail(str(problem))
     if rows is None:
         rows = await client.nodes()
@@ -120,7 +120,7 @@ async def links(client: Client, args: argparse.Namespace, out: TextIO) -> int:
         return _fail(f"no such node: {printable(args.node)}")
     try:
         rows = await client.links(args.node)
-    except unknown_node_error(client) as problem:
+    except UnknownNode as problem:
         return _fail(str(problem))
     if args.json:
         return _json(rows, out)

@@ -6,7 +6,7 @@ length-prefixed keys and values, an empty key ending each box (doc/control-proto
 `COMMANDS` restates, without Twisted, what `hbtwist.control.protocol` defines for the commands
 sent from here; a unit test holds the two equal. `connect` checks the protocol version as
 `hbtwist.control.client.connect` does, and every failure reads as it does there: the same
-`Unreachable` reasons, and remote errors as exceptions of the same names and texts.
+`Unreachable` reasons, and remote errors as the same exceptions (`errors`), with the same texts.
 `hbtwist.cli.oneshot` gives hbctl's commands `ControlClient`'s methods over a `Connection`.
 """
 
@@ -17,6 +17,8 @@ import errno
 import os
 import struct
 import time
+
+from hbtwist.control.errors import BadRequest, UnknownLink, UnknownNode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -148,18 +150,6 @@ class TooLong(Exception):
         super().__init__(key_name, len(value))
         self.key_name = key_name
         self.value = value
-
-
-class UnknownNode(Exception):
-    """The named node is not in this daemon's membership (`UNKNOWN_NODE`)."""
-
-
-class UnknownLink(Exception):
-    """The named node has no link of that name (`UNKNOWN_LINK`)."""
-
-
-class BadRequest(Exception):
-    """The arguments are out of range (`BAD_REQUEST`)."""
 
 
 class UnknownRemoteError(Exception):

@@ -12,6 +12,8 @@ from typing import Any
 
 from twisted.protocols import amp
 
+from hbtwist.control.errors import BadMessage, BadRequest, QueueFull, UnknownLink, UnknownNode
+
 PROTOCOL_VERSION = 1
 """The control protocol version this code speaks (`Version` returns it)."""
 
@@ -19,26 +21,6 @@ DEFAULT_PAGE_LIMIT = 100
 MAX_PAGE_LIMIT = 500
 PAGE_BUDGET_BYTES = 60_000
 """Most bytes of items one page carries: AMP caps each value at 65,535 bytes."""
-
-
-class UnknownNode(Exception):
-    """The named node is not in this daemon's membership."""
-
-
-class UnknownLink(Exception):
-    """The named node has no link of that name."""
-
-
-class BadRequest(Exception):
-    """The arguments are out of range (a negative offset, a limit below 1, ...)."""
-
-
-class BadMessage(Exception):
-    """A cluster message cannot be sent as given (a bad field, a reserved type, too big...)."""
-
-
-class QueueFull(Exception):
-    """The daemon's send queue is full: nothing of this request was queued; try again later."""
 
 
 ERRORS: dict[type[Exception], bytes] = {
