@@ -13,8 +13,9 @@ from hbtwist.core.caps import LINK_REFRESH_WINDOW
 from hbtwist.core.delivery import ReliableDelivery
 from hbtwist.core.events import Event
 from hbtwist.core.failover import ResourceManager
-from hbtwist.core.fields import parse_decimal, parse_hex
+from hbtwist.core.fields import parse_decimal
 from hbtwist.core.holders import GroupSpec
+from hbtwist.core.inbound import Header, RecentDatagrams, Rejection, optional_hex, read_header
 from hbtwist.core.membership import PROTOCOL_TYPES, Membership
 from hbtwist.core.output import (
     ICoreOutput,
@@ -26,14 +27,11 @@ from hbtwist.core.output import (
 from hbtwist.core.peers import Peer
 from hbtwist.core.seqtrack import Verdict
 from hbtwist.core.snapshot import NodeSnapshot
-from hbtwist.core.stamp import Stamper, is_unsequenced
+from hbtwist.core.stamp import Stamper
 from hbtwist.core.stats import NodeStats
 from hbtwist.core.timing import Timing
-from hbtwist.wire import AuthenticationFailed, Message, WireError, decode_datagram
+from hbtwist.wire import Message
 from hbtwist.wire.names import fold_name
-
-UUID_BYTES = 16
-"""The length of a node UUID (`srcuuid`, `destuuid`)."""
 
 
 class NodeCore:
@@ -75,6 +73,7 @@ class NodeCore:
         self.test_drop: Callable[[str], bool] | None = None
         """The `OnlyForTesting` hook's verdict on a message from a node (None: no hook)."""
         self.stats = NodeStats()
+        self._recent = RecentDatagrams(self.keyring)
         self._out = output
         self.membership = Membership(
             local=self.local,
@@ -184,53 +183,40 @@ class NodeCore:
 
     def datagram_received(self, data: bytes, link: str, source: object = None) -> None:
         """Check and decode one datagram or frame that arrived through the medium `link`."""
-        try:
-            message = decode_datagram(data, self.keyring)
-        except AuthenticationFailed as error:
-            self.stats.dropped.bad_auth += 1
-            self._out.rejected("bad_auth", self.stats.dropped.bad_auth, link, source, str(error))
-            return
-        except WireError as error:
-            self._malformed(link, source, str(error))
-            return
-        self.receive(message, link, source)
+        self._process(self._recent.inspect(data), link, source)
+
+    def sent(self, datagram: bytes, message: Message) -> None:
+        """This node sent `message` as `datagram`: its echo (a broadcast) needs no decoding."""
+        self._recent.remember(datagram, read_header(message))
 
     def receive(self, message: Message, link: str, source: object = None) -> None:
         """Process one authenticated message that arrived through the medium named `link`."""
-        kind = message.text("t")
-        name = message.text("src")
-        if not kind or not name or not parse_hex(message.text("ts")):
-            self._malformed(link, source, "no type, source or timestamp")
+        self._process(read_header(message), link, source)
+
+    def _process(self, header: Header | Rejection, link: str, source: object) -> None:
+        if isinstance(header, Rejection):
+            self._rejected(header, link, source)
             return
-        if self.test_drop is not None and fold_name(name) != self.local and self.test_drop(name):
+        if self.test_drop is not None and header.name != self.local and self.test_drop(header.raw_name):
             return
-        generation = _optional_hex(message, "hg")
-        unsequenced = is_unsequenced(kind)
-        seq = 0 if unsequenced else parse_hex(message.text("seq"))
-        if generation is None or (not unsequenced and not seq):
-            self._malformed(link, source, "bad sequence or generation number")
-            return
-        peer = self._lookup(message, fold_name(name), link, source)
+        peer = self._lookup(header)
         if peer is None:
             return
+        kind, generation = header.kind, header.generation
         if peer.name == self.local:
             self._heard_self(generation, link)
         elif generation < peer.generation:
             self.stats.dropped.replay += 1
         elif peer.is_ping:
-            self.stats.received += self.membership.ping_heard(peer, kind, message, link)
-        elif unsequenced:
-            self._receive_unsequenced(kind, message, peer, link, source)
+            self.stats.received += self.membership.ping_heard(peer, kind, header.message, link)
+        elif header.unsequenced:
+            self._receive_unsequenced(kind, header.message, peer, link, source)
         else:
-            assert seq is not None
-            self._receive_sequenced(kind, message, peer, seq, generation, link)
+            self._receive_sequenced(kind, header.message, peer, header.seq, generation, link)
 
-    def _lookup(self, message: Message, name: str, link: str, source: object) -> Peer | None:
+    def _lookup(self, header: Header) -> Peer | None:
         membership = self.membership
-        uuid = message.binary("srcuuid")
-        if uuid is not None and len(uuid) != UUID_BYTES:
-            self._malformed(link, source, "srcuuid is not 16 bytes")
-            return None
+        uuid, name = header.uuid, header.name
         peer = membership.by_uuid.get(uuid) if uuid else None
         if peer is not None and peer.name != name:
             self.stats.dropped.uuid_mismatch += 1
@@ -256,7 +242,7 @@ class NodeCore:
     ) -> None:
         destination = fold_name(message.text("dest") or "")
         if kind == "NS_nak_rexmit":
-            first = _optional_hex(message, "firstseq")
+            first = optional_hex(message, "firstseq")
             if first is None:
                 self._malformed(link, source, "bad firstseq")
                 return
@@ -274,7 +260,7 @@ class NodeCore:
             elif destination in self.membership.peers:
                 self.delivery.rexmit.overheard(destination, first, last)
         elif kind == "NS_ackmsg":
-            ackseq = _optional_hex(message, "ackseq")
+            ackseq = optional_hex(message, "ackseq")
             if ackseq is None:
                 self._malformed(link, source, "bad ackseq")
                 return
@@ -326,8 +312,17 @@ class NodeCore:
         return destination is None or fold_name(destination) == self.local
 
     def _malformed(self, link: str, source: object, detail: str) -> None:
-        self.stats.dropped.malformed += 1
-        self._out.rejected("malformed", self.stats.dropped.malformed, link, source, detail)
+        self._rejected(Rejection("malformed", detail), link, source)
+
+    def _rejected(self, rejection: Rejection, link: str, source: object) -> None:
+        dropped = self.stats.dropped
+        if rejection.reason == "bad_auth":
+            dropped.bad_auth += 1
+            total = dropped.bad_auth
+        else:
+            dropped.malformed += 1
+            total = dropped.malformed
+        self._out.rejected(rejection.reason, total, link, source, rejection.detail)
 
     def _delivered(self, sender: str, message: Message) -> None:
         self._out.deliver(sender, message)
@@ -346,12 +341,6 @@ class NodeCore:
             self.resources.partitions.healed(event.node)
         elif isinstance(event, events.ShutdownNotice):
             self.resources.fencing.node_shut_down(event.node)
-
-
-def _optional_hex(message: Message, name: str) -> int | None:
-    """A hex field's value, 0 when absent, None when present but not a number."""
-    text = message.text(name)
-    return 0 if text is None else parse_hex(text)
 
 
 def _optional_decimal(message: Message, name: str) -> int | None:
