@@ -6,8 +6,6 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from twisted.internet.error import InvalidAddressError, MessageLengthError
-from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from twisted.plugin import IPlugin
 from zope.interface import classImplements, implementer
@@ -22,13 +20,12 @@ from hbtwist.config.media import (
     UcastMedium,
 )
 from hbtwist.media import hostinfo, sockets
+from hbtwist.media.dgram import DatagramSocket
 from hbtwist.media.guard import Receiver, send_failed
 from hbtwist.media.interface import IMedium, IMediumLink, IMediumType, MediumContext, Outgoing
 
 UdpMedium = BcastMedium | McastMedium | Mcast6Medium | UcastMedium | Ucast6Medium
 MAX_DATAGRAM = 65535
-SEND_ERRORS = (OSError, MessageLengthError, InvalidAddressError)
-"""What a UDP port's write raises: errno failures, too long a datagram, a bad address."""
 _log = Logger()
 
 classImplements(BcastMedium, IMedium)
@@ -59,19 +56,18 @@ def family_of(medium: UdpMedium) -> socket.AddressFamily:
     return socket.AF_INET6 if isinstance(medium, (Mcast6Medium, Ucast6Medium)) else socket.AF_INET
 
 
-class SharedPort(DatagramProtocol):
+class SharedPort:
     """One UDP socket per (family, interface, port), shared by every medium that uses it."""
-
-    noisy = False
 
     def __init__(self, interface: str, receiver: Receiver) -> None:
         self.interface = interface
         self.receiver = receiver
         self.users = 0
-        self.port: Any = None
-        """The adopted Twisted UDP port; its `socket` takes the options Twisted does not set."""
+        self.socket: DatagramSocket | None = None
+        """The socket, read by the reactor; None once closed."""
 
-    def datagramReceived(self, datagram: bytes, addr: Any) -> None:  # noqa: N802
+    def datagram_received(self, datagram: bytes, addr: Any) -> None:
+        """Pass a datagram on, naming the interface it came through."""
         self.receiver(datagram, self.interface, addr)
 
 
@@ -83,10 +79,8 @@ def _shared_port(
     if shared is None:
         sock = sockets.open_udp_socket(family, interface, port, context.bind_address)
         shared = SharedPort(interface, Receiver(context.deliver))
-        try:
-            shared.port = context.reactor.adoptDatagramPort(sock.fileno(), family, shared, MAX_DATAGRAM)
-        finally:
-            sock.close()
+        shared.socket = DatagramSocket(context.reactor, sock, shared.datagram_received, MAX_DATAGRAM)
+        shared.socket.start()
         context.shared[key] = shared
     shared.users += 1
     return shared
@@ -108,7 +102,8 @@ class UdpLink:
         medium = self.medium
         self._destination = destination(medium)
         self._port = port = _shared_port(self._context, family_of(medium), medium.interface, medium.port)
-        sock = port.port.socket
+        assert port.socket is not None
+        sock = port.socket.socket
         try:
             if isinstance(medium, McastMedium):
                 sockets.join_ipv4_group(sock, medium.group, medium.interface, medium.ttl, medium.loop)
@@ -128,15 +123,17 @@ class UdpLink:
             for key, value in list(self._context.shared.items()):
                 if value is port:
                     del self._context.shared[key]
-            port.port.stopListening()
+            if port.socket is not None:
+                port.socket.close()
+                port.socket = None
 
     def send(self, outgoing: Outgoing) -> None:
         port = self._port
-        if port is None or port.transport is None:
+        if port is None or port.socket is None:
             return
         try:
-            port.transport.write(outgoing.datagram, self._destination)
-        except SEND_ERRORS as error:
+            port.socket.send(outgoing.datagram, self._destination)
+        except OSError as error:
             send_failed(self, error)
 
 

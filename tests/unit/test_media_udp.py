@@ -1,18 +1,17 @@
-"""The UDP media on a fake datagram reactor: sends never raise, receives never break, ports are
+"""The UDP media on real sockets and a fake reactor: sends never raise, receives never break, ports are
 never shared with another process."""
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from twisted.internet.error import InvalidAddressError, MessageLengthError
 from twisted.logger import globalLogPublisher
 
 from hbtwist.config import BcastMedium, UcastMedium
+from hbtwist.media.dgram import READS_PER_WAKEUP, DatagramSocket
 from hbtwist.media.guard import send_all
 from hbtwist.media.interface import IMediumLink, MediumContext, MediumUnavailable, Outgoing
 from hbtwist.media.udp import UdpLink, UdpMediumType
@@ -21,40 +20,31 @@ from hbtwist.wire import AuthKey, AuthMethod, Keyring, Message, encode_datagram
 KEYRING = Keyring(1, {1: AuthKey(1, AuthMethod.SHA1, b"secret")})
 
 
-class FakeUdpPort:
-    """An adopted UDP port: keeps the socket (so the port stays taken), records or fails writes."""
-
-    def __init__(self, fd: int, protocol: Any) -> None:
-        self.socket = socket.socket(fileno=os.dup(fd))
-        self.protocol = protocol
-        self.written: list[tuple[bytes, tuple[Any, ...]]] = []
-        self.failure: Exception | None = None
-        self.listening = True
-        protocol.makeConnection(self)
-
-    def write(self, datagram: bytes, address: tuple[Any, ...]) -> None:
-        """Record the datagram, or raise the configured failure."""
-        if self.failure is not None:
-            raise self.failure
-        self.written.append((datagram, address))
-
-    def stopListening(self) -> None:  # noqa: N802
-        """Close the socket."""
-        self.listening = False
-        self.socket.close()
-
-
-class FakeDatagramReactor:
-    """Just what the UDP media need of a reactor: adoptDatagramPort."""
+class FakeReaderReactor:
+    """Just what the UDP media need of a reactor: the set of descriptors it reads."""
 
     def __init__(self) -> None:
-        self.ports: list[FakeUdpPort] = []
+        self.readers: list[DatagramSocket] = []
+        """Every socket ever added, in order (closed ones stay, with fileno -1)."""
+        self.reading: set[DatagramSocket] = set()
 
-    def adoptDatagramPort(self, fd: int, family: int, protocol: Any, size: int) -> FakeUdpPort:  # noqa: N802
-        """Adopt the socket as a fake port."""
-        port = FakeUdpPort(fd, protocol)
-        self.ports.append(port)
-        return port
+    def addReader(self, reader: DatagramSocket) -> None:  # noqa: N802
+        """Watch `reader`."""
+        self.readers.append(reader)
+        self.reading.add(reader)
+
+    def removeReader(self, reader: DatagramSocket) -> None:  # noqa: N802
+        """Stop watching `reader`."""
+        self.reading.discard(reader)
+
+
+def failing(reader: DatagramSocket, failure: Exception) -> None:
+    """Make every send through `reader` raise `failure`."""
+
+    def send(data: bytes, address: Any) -> None:
+        raise failure
+
+    reader.send = send  # type: ignore[method-assign]
 
 
 def free_port() -> int:
@@ -85,7 +75,7 @@ def context(delivered: list[tuple[bytes, str, object]]) -> MediumContext:
             raise RuntimeError("the daemon choked")
         delivered.append((data, link, source))
 
-    return MediumContext(FakeDatagramReactor(), deliver, "alpha", bind_address="127.0.0.1")
+    return MediumContext(FakeReaderReactor(), deliver, "alpha", bind_address="127.0.0.1")
 
 
 @pytest.fixture
@@ -118,27 +108,39 @@ def test_link_provides_the_interface(context: MediumContext) -> None:
     link.stop()
 
 
-def test_ucast_peer_name_resolved_at_start(context: MediumContext) -> None:
-    """A ucast peer given by name is sent to at its address (Twisted's write wants addresses)."""
+def test_ucast_peer_name_resolved_at_start(
+    context: MediumContext, delivered: list[tuple[bytes, str, object]]
+) -> None:
+    """A ucast peer given by name is sent to at its address: a link sending to its own port
+    reads back what it sent, from 127.0.0.1."""
     port = free_port()
     link = ucast_link(context, port, peer="localhost")
     link.send(outgoing())
-    assert context.reactor.ports[0].written == [(outgoing().datagram, ("127.0.0.1", port))]
+    context.reactor.readers[0].doRead()
+    assert delivered == [(outgoing().datagram, "lo", ("127.0.0.1", port))]
+    link.stop()
+
+
+def test_read_stops_when_the_socket_is_empty(
+    context: MediumContext, delivered: list[tuple[bytes, str, object]]
+) -> None:
+    """One read turn takes every datagram waiting, in order, then returns."""
+    link = ucast_link(context, free_port())
+    for number in range(3):
+        link._port.socket.send(b"datagram %d" % number, link._destination)  # type: ignore[union-attr]
+    context.reactor.readers[0].doRead()
+    assert [data for data, _link, _source in delivered] == [b"datagram 0", b"datagram 1", b"datagram 2"]
     link.stop()
 
 
 @pytest.mark.parametrize(
     "failure",
-    [
-        MessageLengthError("message too long"),
-        InvalidAddressError("nowhere", "not an address"),
-        OSError(101, "Network is unreachable"),
-    ],
+    [OSError(90, "Message too long"), OSError(101, "Network is unreachable")],
 )
 def test_send_failures_are_counted_not_raised(context: MediumContext, failure: Exception) -> None:
-    """What a UDP port's write raises is caught and counted on the link."""
+    """What a UDP socket's send raises is caught and counted on the link."""
     link = ucast_link(context, free_port())
-    context.reactor.ports[0].failure = failure
+    failing(context.reactor.readers[0], failure)
     link.send(outgoing())
     link.send(outgoing())
     assert link.send_failures == 2
@@ -148,11 +150,14 @@ def test_send_failures_are_counted_not_raised(context: MediumContext, failure: E
 def test_one_failing_link_does_not_stop_the_others(context: MediumContext) -> None:
     """With the first link's port failing, the second link still sends every message."""
     first, second = ucast_link(context, free_port()), ucast_link(context, free_port())
-    context.reactor.ports[0].failure = OSError(105, "No buffer space available")
+    failing(context.reactor.readers[0], OSError(105, "No buffer space available"))
     for _ in range(3):
         send_all([first, second], outgoing())
     assert (first.send_failures, second.send_failures) == (3, 0)
-    assert len(context.reactor.ports[1].written) == 3
+    received: list[bytes] = []
+    for _ in range(3):
+        received.append(context.reactor.readers[1].socket.recv(65535))
+    assert received == [outgoing().datagram] * 3
 
 
 def test_send_failures_logged_rate_limited(
@@ -160,7 +165,7 @@ def test_send_failures_logged_rate_limited(
 ) -> None:
     """1000 failed sends log four lines (the 1st, 10th, 100th and 1000th), each with the count."""
     link = ucast_link(context, free_port())
-    context.reactor.ports[0].failure = OSError(101, "Network is unreachable")
+    failing(context.reactor.readers[0], OSError(101, "Network is unreachable"))
     for _ in range(1000):
         link.send(outgoing())
     assert [event["count"] for event in warnings] == [1, 10, 100, 1000]
@@ -174,15 +179,16 @@ def test_receive_exception_counted_and_port_kept(
 ) -> None:
     """An exception from the daemon's deliver stays in the medium: logged once, counted, and
     the next datagram is delivered through the same open port."""
-    link = ucast_link(context, free_port())
-    port = context.reactor.ports[0]
-    port.protocol.datagramReceived(b"poison", ("127.0.0.2", 694))
-    port.protocol.datagramReceived(b"poison", ("127.0.0.2", 694))
-    port.protocol.datagramReceived(b"fine", ("127.0.0.2", 694))
-    assert delivered == [(b"fine", "lo", ("127.0.0.2", 694))]
-    assert port.protocol.receiver.errors == 2
+    port = free_port()
+    link = ucast_link(context, port)
+    reader = context.reactor.readers[0]
+    for data in (b"poison", b"poison", b"fine"):
+        reader.send(data, ("127.0.0.1", port))
+    reader.doRead()
+    assert delivered == [(b"fine", "lo", ("127.0.0.1", port))]
+    assert link._port.receiver.errors == 2  # type: ignore[union-attr]
     assert len(warnings) == 1
-    assert port.listening
+    assert reader in context.reactor.reading
     link.stop()
 
 
@@ -202,7 +208,7 @@ def test_port_held_by_another_process_is_refused(context: MediumContext) -> None
     assert str(raised.value) == (
         f"UDP port {port} on lo is in use by another process (another heartbeat daemon?)"
     )
-    assert context.reactor.ports == []
+    assert context.reactor.readers == []
     assert context.shared == {}
 
 
@@ -219,9 +225,27 @@ def test_shared_port_closed_by_its_last_user(context: MediumContext) -> None:
     port = free_port()
     first = ucast_link(context, port, "127.0.0.1")
     second = ucast_link(context, port, "127.0.0.3")
-    assert len(context.reactor.ports) == 1
+    assert len(context.reactor.readers) == 1
+    reader = context.reactor.readers[0]
     first.stop()
-    assert context.reactor.ports[0].listening
+    assert reader in context.reactor.reading
     second.stop()
-    assert not context.reactor.ports[0].listening
+    assert reader not in context.reactor.reading
+    assert reader.fileno() == -1
     assert context.shared == {}
+
+
+def test_one_read_turn_is_bounded(
+    context: MediumContext, delivered: list[tuple[bytes, str, object]]
+) -> None:
+    """A flood waiting on one socket is read READS_PER_WAKEUP datagrams per turn of the event
+    loop, so timers and other sockets get their turn; the rest is read on the next turns."""
+    link = ucast_link(context, free_port())
+    reader = context.reactor.readers[0]
+    for number in range(READS_PER_WAKEUP + 5):
+        reader.send(b"%d" % number, link._destination)
+    reader.doRead()
+    assert len(delivered) == READS_PER_WAKEUP
+    reader.doRead()
+    assert [int(data) for data, _link, _source in delivered] == list(range(READS_PER_WAKEUP + 5))
+    link.stop()
