@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hbtwist.wire import FieldType, Keyring, Message, sign_inner
+from hbtwist.wire import Field, FieldType, Keyring, Message, sign_inner
 
 NOSEQUENCE = 0xFFFFFFFF
 
@@ -54,23 +54,24 @@ class Stamper:
         `destuuid` is the UUID of the message's `dest`, when it is known.
         """
         unsequenced = is_unsequenced(message.text("t"))
-        if destuuid is not None:
-            message = message.with_field("destuuid", destuuid, FieldType.BINARY)
-        controls: list[tuple[str, bytes, FieldType]] = [
-            ("src", self.identity.name.encode(), FieldType.STRING),
-            ("srcuuid", self.identity.uuid, FieldType.BINARY),
+        identity = self.identity
+        controls = [
+            Field(b"src", FieldType.STRING, identity.name.encode()),
+            Field(b"srcuuid", FieldType.BINARY, identity.uuid),
         ]
         if not unsequenced:
             self.last_seq += 1
-            controls.append(("seq", b"%x" % self.last_seq, FieldType.STRING))
-        controls.append(("hg", b"%x" % self.identity.generation, FieldType.STRING))
-        controls.append(("ts", b"%x" % max(1, int(self._wallclock())), FieldType.STRING))
+            controls.append(Field(b"seq", FieldType.STRING, b"%x" % self.last_seq))
+        controls.append(Field(b"hg", FieldType.STRING, b"%x" % identity.generation))
+        controls.append(Field(b"ts", FieldType.STRING, b"%x" % max(1, int(self._wallclock()))))
         if not unsequenced:
-            controls.append(("ld", self._loadavg().encode(), FieldType.STRING))
-        controls.append(("ttl", b"%d" % self.ttl, FieldType.STRING))
-        for name, value, field_type in controls:
-            if not (unsequenced and name in message):
-                message = message.with_field(name, value, field_type)
+            controls.append(Field(b"ld", FieldType.STRING, self._loadavg().encode()))
+        controls.append(Field(b"ttl", FieldType.STRING, b"%d" % self.ttl))
+        if unsequenced:
+            controls = [entry for entry in controls if entry.name not in message]
+        if destuuid is not None:
+            controls.insert(0, Field(b"destuuid", FieldType.BINARY, destuuid))
+        message = message.with_fields(controls)
         if self.inner_auth and not _has_nested(message):
             message = sign_inner(message, self.keyring)
         return message

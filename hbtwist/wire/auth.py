@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,9 +62,9 @@ class AuthKey:
     def token(self, data: bytes) -> bytes:
         """The authentication token of `data`: lower-case hex, as Heartbeat prints it."""
         if self.method is AuthMethod.SHA1:
-            return hmac.new(self.secret, data, hashlib.sha1).hexdigest().encode("ascii")
+            return hmac.digest(self.secret, data, "sha1").hex().encode("ascii")
         if self.method is AuthMethod.MD5:
-            return hmac.new(self.secret, data, hashlib.md5).hexdigest().encode("ascii")
+            return hmac.digest(self.secret, data, "md5").hex().encode("ascii")
         return b"%x" % crc32_posix(data)
 
 

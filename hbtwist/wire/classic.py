@@ -7,6 +7,7 @@ import binascii
 
 from hbtwist.wire.errors import EncodeError, MalformedPacket
 from hbtwist.wire.limits import MAXDEPTH
+from hbtwist.wire.memo import rendered
 from hbtwist.wire.message import Field, FieldType, FieldValue, Message
 from hbtwist.wire.names import check_name, is_valid_name
 from hbtwist.wire.packedlist import pack_list, unpack_list
@@ -17,6 +18,8 @@ _NEWLINE_IN_STRING = b"\x13"
 _NEWLINE_AT_DEPTH = bytes([*range(0x14, 0x20), *range(0x0F, 0x13)])
 _TYPES = {b"(%d)" % t.value: t for t in FieldType if t is not FieldType.STRING}
 AUTH = b"auth"
+_RENDERED: dict[tuple[bytes, FieldType, FieldValue], bytes] = {}
+"""The `name=value` lines of fields sent lately."""
 
 
 def encode_classic(message: Message, depth: int = 0) -> bytes:
@@ -28,14 +31,17 @@ def classic_body(message: Message, depth: int = 0, *, skip_auth: bool = False) -
     """The `name=value\n` lines of a message; with `skip_auth`, the input of the inner auth code."""
     if depth >= MAXDEPTH:
         raise EncodeError(f"message nested deeper than {MAXDEPTH}")
-    lines = []
-    for entry in message:
-        if skip_auth and entry.name == AUTH:
-            continue
-        check_name(entry.name)
-        prefix = b"" if entry.type is FieldType.STRING else b"(%d)" % entry.type
-        lines.append(b"%s%s=%s\n" % (prefix, entry.name, _encode_value(entry, depth)))
-    return b"".join(lines)
+    return b"".join(
+        rendered(_RENDERED, entry, _encode_line, depth)
+        for entry in message
+        if not (skip_auth and entry.name == AUTH)
+    )
+
+
+def _encode_line(entry: Field, depth: int) -> bytes:
+    check_name(entry.name)
+    prefix = b"" if entry.type is FieldType.STRING else b"(%d)" % entry.type
+    return b"%s%s=%s\n" % (prefix, entry.name, _encode_value(entry, depth))
 
 
 def _encode_value(entry: Field, depth: int) -> bytes:

@@ -108,6 +108,13 @@ class Message:
         fields.append(new)
         return Message(fields)
 
+    def with_fields(self, entries: Iterable[Field]) -> Message:
+        """A copy with each of `entries` (of distinct names) set as `with_field` sets one."""
+        new = {entry.name: entry for entry in entries}
+        fields = [new.pop(entry.name, entry) for entry in self._fields]
+        fields.extend(new.values())
+        return Message(fields)
+
     def without(self, name: Name) -> Message:
         """A copy with every field called `name` removed."""
         unwanted = _name(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hbtwist.wire.errors import EncodeError, MalformedPacket
 from hbtwist.wire.limits import MAX_LENGTH_DIGITS, MAXDEPTH
+from hbtwist.wire.memo import remembered, rendered
 from hbtwist.wire.message import Field, FieldType, FieldValue, Message
 from hbtwist.wire.names import check_name, is_valid_name
 from hbtwist.wire.packedlist import pack_list, unpack_list
@@ -12,6 +13,11 @@ START = b"###\n"
 END = b"%%%\n"
 _COMMA = 0x2C
 _TYPES = {0x30 + t.value: t for t in FieldType}
+_STRUCT = b"%d" % FieldType.STRUCT
+_RENDERED: dict[tuple[bytes, FieldType, FieldValue], bytes] = {}
+"""The elements (`len:(t)name=value,`) of fields sent lately."""
+_PARSED: dict[bytes, Field] = {}
+"""The fields of elements received lately (nested messages excepted)."""
 
 
 def encode_netstring(message: Message, depth: int = 0) -> bytes:
@@ -20,11 +26,15 @@ def encode_netstring(message: Message, depth: int = 0) -> bytes:
         raise EncodeError(f"message nested deeper than {MAXDEPTH}")
     parts = [START]
     for entry in message:
-        check_name(entry.name)
-        item = b"(%d)%s=%s" % (entry.type, entry.name, _encode_value(entry, depth))
-        parts.append(b"%d:%s," % (len(item), item))
+        parts.append(rendered(_RENDERED, entry, _encode_element, depth))
     parts.append(END)
     return b"".join(parts)
+
+
+def _encode_element(entry: Field, depth: int) -> bytes:
+    check_name(entry.name)
+    item = b"(%d)%s=%s" % (entry.type, entry.name, _encode_value(entry, depth))
+    return b"%d:%s," % (len(item), item)
 
 
 def _encode_value(entry: Field, depth: int) -> bytes:
@@ -60,7 +70,11 @@ def decode_netstring(data: bytes, start: int = 0, depth: int = 0) -> tuple[Messa
         stop = colon + 1 + int(digits)
         if stop >= len(data) or data[stop] != _COMMA:
             raise MalformedPacket("netstring element overruns the message")
-        fields.append(_decode_element(data[colon + 1 : stop], depth))
+        element = data[colon + 1 : stop]
+        if element[1:2] == _STRUCT:
+            fields.append(_decode_element(element, depth))
+        else:
+            fields.append(remembered(_PARSED, element, _decode_element, depth))
         position = stop + 1
     return Message(fields), position + len(END)
 
