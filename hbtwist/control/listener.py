@@ -7,14 +7,42 @@ optional one (metrics, manhole) logs one warning line and the node carries on wi
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, execute
 from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 _log = Logger()
+
+UNIX_BACKLOG = 50
+
+
+@implementer(IStreamServerEndpoint)
+class UnixEndpoint:
+    """Listens on a UNIX socket as Twisted's `UNIXServerEndpoint` does (with a PID lock file),
+    without loading `twisted.internet.endpoints` and the TLS, stdio and process support it
+    brings."""
+
+    def __init__(self, reactor: Any, path: str, mode: int) -> None:
+        self.reactor = reactor
+        self.path = path
+        self.mode = mode
+
+    def listen(self, factory: IProtocolFactory) -> Deferred[IListeningPort]:
+        """Listen on the socket; the Deferred fails if the reactor cannot."""
+        listening: Deferred[IListeningPort] = execute(
+            self.reactor.listenUNIX,
+            self.path,
+            factory,
+            backlog=UNIX_BACKLOG,
+            mode=self.mode,
+            wantPID=True,
+        )
+        return listening
 
 
 class ListenerService(Service):

@@ -30,12 +30,9 @@ from zope.interface import implementer
 
 from hbtwist.control.access import IClusterNode
 from hbtwist.control.listener import ListenerService
+from hbtwist.control.setuperrors import ManholeError
 
 _log = Logger()
-
-
-class ManholeError(Exception):
-    """The manhole cannot be set up: unusable authorized_keys file or host key."""
 
 
 def read_authorized_keys(path: str) -> tuple[list[keys.Key], list[int]]:

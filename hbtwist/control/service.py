@@ -10,16 +10,15 @@ from functools import partial
 from typing import Any
 
 from twisted.application.service import IService
-from twisted.internet import endpoints
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
-from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import lockfile
 
-from hbtwist.control import DEFAULT_SOCKET, tls
+from hbtwist.control import DEFAULT_SOCKET
 from hbtwist.control.access import IClusterNode
-from hbtwist.control.listener import ListenerService
+from hbtwist.control.listener import ListenerService, UnixEndpoint
 from hbtwist.control.server import ControlFactory
+from hbtwist.control.setuperrors import ControlSetupError
 from hbtwist.control.view import NodeView
 
 __all__ = ["DEFAULT_SOCKET", "ControlSetupError", "control_services"]
@@ -30,10 +29,6 @@ SOCKET_GROUP = "haclient"
 DIRECTORY_MODE = 0o755
 PRIVATE_MODE = 0o600
 GROUP_MODE = 0o660
-
-
-class ControlSetupError(Exception):
-    """The control plane cannot start as configured (the message says why, in one line)."""
 
 
 def socket_permissions(group: str | None) -> tuple[int, int | None]:
@@ -92,7 +87,7 @@ def unix_service(
     """The UNIX-socket listener (checks and clears the socket path now, listens at start)."""
     prepare_socket_path(path)
     mode, gid = socket_permissions(group)
-    endpoint = endpoints.UNIXServerEndpoint(reactor, path, mode=PRIVATE_MODE, wantPID=True)
+    endpoint = UnixEndpoint(reactor, path, PRIVATE_MODE)
     return ListenerService(
         "control-unix",
         endpoint,
@@ -112,7 +107,8 @@ def tls_service(
     ca: str | None,
     client_names: Sequence[str],
 ) -> ListenerService:
-    """The mutual-TLS listener on the TCP endpoint `description` (e.g. `tcp:1694`)."""
+    """The mutual-TLS listener on the TCP endpoint `description` (e.g. `tcp:1694`). Endpoint
+    strings and TLS are loaded here, for this listener only."""
     missing = [flag for flag, value in (("cert", cert), ("key", key), ("ca", ca)) if not value]
     if missing:
         needed = ", ".join(f"--tls-{flag}" for flag in missing)
@@ -124,6 +120,11 @@ def tls_service(
             "TLS is added by hbtwist"
         )
     assert cert and key and ca
+    from twisted.internet import endpoints
+    from twisted.protocols.tls import TLSMemoryBIOFactory
+
+    from hbtwist.control import tls
+
     try:
         options = tls.server_options(cert, key, ca)
         endpoint = endpoints.serverFromString(reactor, description)

@@ -11,6 +11,7 @@ from twisted.logger import Logger, LogLevel
 from zope.interface import implementer
 
 from hbtwist.config import ClusterConfig
+from hbtwist.config.model import Resource
 from hbtwist.core.events import Event, ResourceOperation
 from hbtwist.core.failover import ResourceManager
 from hbtwist.core.holders import GroupSpec
@@ -18,12 +19,18 @@ from hbtwist.core.output import IGroupActions
 from hbtwist.core.snapshot import ResourceSnapshot
 from hbtwist.resources.agents import agent_for
 from hbtwist.resources.group import GroupRunner
-from hbtwist.resources.interface import AgentContext
+from hbtwist.resources.interface import AgentContext, IResourceAgent
 from hbtwist.resources.monitor import GroupMonitor
 from hbtwist.resources.stonith import Fencer, ResetOutcome
-from hbtwist.resources.vip import native_ip_agent
 
 _log = Logger(namespace="hbtwist.resources")
+
+
+def native_ip_agent(resource: Resource, context: AgentContext) -> IResourceAgent | None:
+    """`hbtwist.resources.vip.native_ip_agent`, whose modules load with a node's first resource."""
+    from hbtwist.resources.vip import native_ip_agent as native
+
+    return native(resource, context)
 
 
 def group_specs(config: ClusterConfig) -> list[GroupSpec]:

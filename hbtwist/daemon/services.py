@@ -13,9 +13,8 @@ from twisted.python.failure import Failure
 
 from hbtwist.config import ClusterConfig
 from hbtwist.control.logfiles import HeartbeatLogService
-from hbtwist.control.manhole import ManholeError, manhole_namespace, manhole_service
-from hbtwist.control.metrics import metrics_service
 from hbtwist.control.service import control_services
+from hbtwist.control.setuperrors import ManholeError
 from hbtwist.core.stamp import Identity
 from hbtwist.daemon.node import NodeService
 from hbtwist.daemon.state import next_generation, node_uuid
@@ -108,7 +107,8 @@ def build_service(
 def _inspection_services(
     node: NodeService, state_dir: str, options: DaemonOptions, reactor: Any
 ) -> list[IService]:
-    """The control port, metrics endpoint and manhole; they start after the node."""
+    """The control port, metrics endpoint and manhole; they start after the node. The metrics
+    endpoint (twisted.web) and the manhole (twisted.conch) are loaded only when configured."""
     services = control_services(
         node,
         socket_path=options.control_socket,
@@ -120,10 +120,14 @@ def _inspection_services(
         reactor=reactor,
     )
     if options.metrics:
+        from hbtwist.control.metrics import metrics_service
+
         services.append(metrics_service(node, options.metrics, reactor))
     if options.manhole:
         if not options.manhole_keys:
             raise ManholeError("--manhole needs --manhole-keys (an authorized_keys file)")
+        from hbtwist.control.manhole import manhole_namespace, manhole_service
+
         host_key = os.path.join(state_dir, "manhole_host_key")
         namespace = manhole_namespace(node, core=node.core, config=node.config)
         services.append(

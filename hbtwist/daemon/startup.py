@@ -8,8 +8,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from hbtwist.config import ClusterConfig, ConfigError, load_config
-from hbtwist.control.manhole import ManholeError
-from hbtwist.control.service import ControlSetupError
+from hbtwist.control.setuperrors import ControlSetupError, ManholeError
 from hbtwist.daemon.services import DaemonOptions, HeartbeatService, build_service
 from hbtwist.daemon.state import StateError
 from hbtwist.media.registry import medium_parsers

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.protocol import Protocol
-from twisted.internet.serialport import SerialPort
 from twisted.logger import Logger
 from twisted.plugin import IPlugin
 from twisted.python.failure import Failure
@@ -39,6 +38,14 @@ _SEVEN_BITS = bytes(range(128)) * 2
 _log = Logger()
 OpenPort = Callable[..., Any]
 """How a port is opened: `SerialPort(protocol, device, reactor, baudrate=...)` or a test double."""
+
+
+def open_serial_port(*args: Any, **kwargs: Any) -> Any:
+    """Twisted's `SerialPort(*args, **kwargs)`; pyserial is loaded on a node's first serial port."""
+    from twisted.internet.serialport import SerialPort
+
+    return SerialPort(*args, **kwargs)
+
 
 classImplements(SerialMedium, IMedium)
 
@@ -86,7 +93,7 @@ class SerialLink:
     """One serial port; a missing or vanished device is retried with growing delays."""
 
     def __init__(
-        self, medium: SerialMedium, context: MediumContext, open_port: OpenPort = SerialPort
+        self, medium: SerialMedium, context: MediumContext, open_port: OpenPort = open_serial_port
     ) -> None:
         self.medium = medium
         self.name = medium.device

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import socket
-from typing import Protocol
 
 from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL
 from pyroute2.netlink.rtnl import (
@@ -24,34 +23,11 @@ from pyroute2.netlink.rtnl import (
 
 from hbtwist.resources import rtnetlink as rt
 from hbtwist.resources.findif import Address, HostTables, Link, Placement, Route
+from hbtwist.resources.host import IFA_F_DADFAILED, IFA_F_TENTATIVE
 
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
 ARPHRD_ETHER = 1
-IFA_F_NODAD = 0x02
-IFA_F_DADFAILED = 0x08
-IFA_F_TENTATIVE = 0x40
-IFA_F_NOPREFIXROUTE = 0x200
-
-
-class Host(Protocol):
-    """What the native IP agent asks of the host."""
-
-    def tables(self, family: int, routes: bool = True) -> HostTables:
-        """Every link, and the addresses and (unless `routes` is false) routes of `family`."""
-
-    def add(self, ip: str, placement: Placement, flags: int) -> None:
-        """Add `ip` as `placement` says, with `IFA_F_*` flags."""
-
-    def delete(self, address: Address) -> None:
-        """Delete one address."""
-
-    def set_up(self, link: Link) -> None:
-        """Bring a link up."""
-
-    def changed(self) -> bool:
-        """Whether a link, address or route may have changed since the last call (the first
-        call: True)."""
 
 
 class NetlinkHost:

@@ -40,9 +40,9 @@ from hbtwist.resources.findif import (
     needs_routes,
     place,
 )
+from hbtwist.resources.host import IFA_F_NODAD, IFA_F_NOPREFIXROUTE, Host
 from hbtwist.resources.interface import AgentContext, IResourceAgent, OperationResult, Outcome
 from hbtwist.resources.ipspec import IpSpec, ip_spec
-from hbtwist.resources.netlink import IFA_F_NODAD, IFA_F_NOPREFIXROUTE, Host, NetlinkHost
 from hbtwist.resources.ocfconf import conf_candidates, find_conf, read_conf
 
 RSCTMP = "/run/resource-agents"
@@ -85,6 +85,8 @@ def native_ip_agent(
         return None
     if host is not None:
         return NativeIpAgent(resource, spec, context.reactor, policy, host)
+    from hbtwist.resources.netlink import NetlinkHost  # pyroute2: only once a native agent is made
+
     agent = NativeIpAgent(resource, spec, context.reactor, policy, NetlinkHost())
     agent.prepare()
     return agent

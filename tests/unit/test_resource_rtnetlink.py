@@ -13,14 +13,8 @@ import pytest
 
 from hbtwist.resources import rtnetlink as rt
 from hbtwist.resources.findif import Address, Link, Route
-from hbtwist.resources.netlink import (
-    IFA_F_NOPREFIXROUTE,
-    IFA_F_TENTATIVE,
-    NetlinkHost,
-    address_of,
-    link_of,
-    route_of,
-)
+from hbtwist.resources.host import IFA_F_NOPREFIXROUTE, IFA_F_TENTATIVE
+from hbtwist.resources.netlink import NetlinkHost, address_of, link_of, route_of
 
 HEADER = struct.Struct("=IHHII")
 """nlmsghdr: length, type, flags, sequence, port."""

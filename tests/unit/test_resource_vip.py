@@ -20,9 +20,9 @@ from hbtwist.resources.announce import (
     neighbour_advertisement,
 )
 from hbtwist.resources.findif import Address, HostTables, Link, Placement, Route
+from hbtwist.resources.host import IFA_F_NODAD
 from hbtwist.resources.interface import AgentContext, IResourceAgent, OperationResult, Outcome
 from hbtwist.resources.ipspec import IpSpec
-from hbtwist.resources.netlink import IFA_F_NODAD
 from hbtwist.resources.vip import DAD_POLL_MS, NativeIpAgent, native_ip_agent
 
 INET, INET6 = socket.AF_INET, socket.AF_INET6

@@ -1,0 +1,93 @@
+"""An ordinary node loads none of the heavy packages its configuration does not use.
+
+Each check runs in a fresh interpreter, since this pytest process has imported them all.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import VALID_HA_CF, write_config
+
+UNUSED = (
+    "pyroute2",
+    "serial",
+    "prometheus_client",
+    "twisted.conch",
+    "twisted.web",
+    "twisted.internet.endpoints",
+    "twisted.internet.serialport",
+    "hbtwist.control.tls",
+    "hbtwist.control.manhole",
+    "hbtwist.control.metrics",
+    "hbtwist.resources.netlink",
+)
+"""Loaded only by what an ordinary node does not configure: netlink for a native virtual IP, a
+serial medium, metrics, the manhole, the TLS control port and endpoint strings. (pyOpenSSL is not
+among them: Twisted's reactor and AMP import it whenever it is installed.)"""
+
+START = """\
+import json, sys
+from twisted.plugins.hbtwist_plugin import heartbeat
+
+options = heartbeat.options()
+options.parseOptions(sys.argv[1:])
+root = heartbeat.makeService(options)
+root.startService()
+print(json.dumps(sorted(sys.modules)))
+root.stopService()
+"""
+"""Builds and starts the daemon's service as `twistd heartbeat` does, without running the
+reactor, and prints every loaded module."""
+
+
+def _free_udp_port() -> int:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = int(probe.getsockname()[1])
+    probe.close()
+    return port
+
+
+def _loaded(tmp_path: Path) -> set[str]:
+    """The modules loaded once an ordinary node's service is built and started: ucast media,
+    one Heartbeat-script resource, a control socket and nothing else."""
+    config_dir = write_config(
+        tmp_path / "ha.d",
+        ha_cf=VALID_HA_CF.replace("udpport 17694", f"udpport {_free_udp_port()}"),
+        haresources="alpha Dummy\n",
+    )
+    script = config_dir / "resource.d" / "Dummy"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o755)
+    arguments = [
+        "--config-dir", str(config_dir), "--state-dir", str(tmp_path / "state"),
+        "--node-name", "alpha", "--bind-address", "127.0.0.1",
+        "--control-socket", str(tmp_path / "control.sock"),
+    ]  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", START, *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return set(json.loads(result.stdout))
+
+
+def test_an_ordinary_node_loads_no_unused_package(tmp_path: Path) -> None:
+    """Building and starting an ordinary node loads neither netlink, pyserial, metrics, the
+    manhole, TLS control nor endpoint strings."""
+    loaded = _loaded(tmp_path)
+    unused = [
+        name
+        for name in loaded
+        for package in UNUSED
+        if name == package or name.startswith(package + ".")
+    ]
+    assert sorted(unused) == []
