@@ -3,6 +3,7 @@ that no test leaves timers behind."""
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,3 +143,11 @@ def _test_process_keeps_its_scheduling(monkeypatch: pytest.MonkeyPatch) -> None:
     """A node service started inside the test process does not switch the whole test run to a
     real-time priority (`realtime on`, ha.cf's default); daemons started as processes still do."""
     monkeypatch.setattr("hbtwist.daemon.node.enter_realtime", lambda enabled, priority: False)
+
+
+@pytest.fixture(autouse=True)
+def _test_process_keeps_its_collector() -> Iterator[None]:
+    """A node service started inside the test process freezes what exists then (as a daemon does
+    at start); the test run's objects are given back to the collector afterwards."""
+    yield
+    gc.unfreeze()

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from pathlib import Path
+from typing import cast
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from twisted.application.service import Service
 from twisted.conch.ssh.factory import SSHFactory
 from twisted.web.server import Site
 
 from hbtwist.__main__ import twistd_arguments
+from hbtwist.config import ClusterConfig
 from hbtwist.control.listener import ListenerService
 from hbtwist.control.logfiles import HeartbeatLogService
 from hbtwist.control.server import ControlFactory
@@ -174,3 +178,16 @@ def test_daemon_options_from_option_values() -> None:
 def test_launcher_arguments(args: list[str], expected: list[str]) -> None:
     """`python -m hbtwist` puts the heartbeat sub-command before the first heartbeat option."""
     assert twistd_arguments(args) == expected
+
+
+def test_start_freezes_what_start_up_made(tmp_path: Path) -> None:
+    """Once the root service has started its children, everything that existed then sits in the
+    collector's permanent generation, so no later full collection walks it."""
+    config = cast(ClusterConfig, object())
+    root = HeartbeatService(config, str(tmp_path / "state"))
+    child = Service()
+    child.setServiceParent(root)
+    root.startService()
+    assert child.running
+    assert gc.get_freeze_count() > 0
+    root.stopService()
