@@ -11,6 +11,7 @@ from functools import partial
 from twisted.internet.interfaces import IReactorTime
 
 from hbtwist.core import events
+from hbtwist.core.copies import HeartbeatCopies
 from hbtwist.core.deadline import Deadline
 from hbtwist.core.fields import parse_hex
 from hbtwist.core.output import IMembershipOutput
@@ -51,8 +52,8 @@ class Membership:
         advertise_ranges: bool = True,
         heartbeat_copies: int = 1,
     ) -> None:
-        """Each status is sent `heartbeat_copies` times, evenly over the keepalive (see
-        `hbtwist.core.timing.heartbeat_copies`)."""
+        """While packets are being lost, each status is sent `heartbeat_copies` times, evenly
+        over the keepalive (`hbtwist.core.copies`, `hbtwist.core.timing.heartbeat_copies`)."""
         self.local = local
         self.generation = generation
         self.timing = timing
@@ -77,9 +78,7 @@ class Membership:
         self._heartbeat = Deadline(clock, self._on_heartbeat_due)
         self._startup = Deadline(clock, self._on_startup_over)
         self._reqnodes = Deadline(clock, self._on_reqnodes_due)
-        self._copies = max(1, heartbeat_copies)
-        self._copies_left = 0
-        self._copy = Deadline(clock, self._on_copy_due)
+        self.copies = HeartbeatCopies(clock, heartbeat_copies, output.repeat_status)
 
     def add_node(self, name: str, links: Sequence[str] = ()) -> Peer:
         """Know one more node (from ha.cf, or one that joined), with a link per medium."""
@@ -122,8 +121,9 @@ class Membership:
 
     def stop(self) -> None:
         """Cancel every timer; membership is inert afterwards."""
-        for deadline in (self._heartbeat, self._startup, self._reqnodes, self._copy):
+        for deadline in (self._heartbeat, self._startup, self._reqnodes):
             deadline.cancel()
+        self.copies.stop()
         for peer in self.peers.values():
             peer.deadline.cancel()
             peer.confirm.cancel()
@@ -262,6 +262,7 @@ class Membership:
             if interval_ms > self.timing.warntime_ms:
                 peer.late_heartbeats += 1
                 critical = interval_ms > self.timing.deadtime_ms
+                self.copies.loss_seen()
                 self._out.report(events.LateHeartbeat(peer.name, interval_ms, critical))
         peer.last_status_at = now
         peer.last_status_seq = seq
@@ -301,6 +302,8 @@ class Membership:
     # Links and deaths
 
     def _set_link(self, peer: Peer, link: Link, status: str) -> None:
+        if status == LINK_DEAD:
+            self.copies.loss_seen()
         old, link.status = link.status, status
         link.transitions += 1
         self._out.report(events.LinkStatusChanged(peer.name, link.name, old, status))
@@ -372,18 +375,7 @@ class Membership:
         if any(peer.is_ping for peer in self.peers.values()):
             fields.append((PINGS_FIELD, str(self.pings_reached())))
         self._out.send(Message.of(*fields))
-        self._copies_left = self._copies - 1
-        if self._copies_left:
-            self._copy.arm(self._copy_interval())
-
-    def _on_copy_due(self, lateness: float) -> None:
-        self._out.repeat_status()
-        self._copies_left -= 1
-        if self._copies_left:
-            self._copy.arm(self._copy_interval())
-
-    def _copy_interval(self) -> float:
-        return self._seconds(self.timing.keepalive_ms) / self._copies
+        self.copies.status_sent(self._seconds(self.timing.keepalive_ms))
 
     def _set_local_status(self, status: str) -> None:
         old, self.local_status = self.local_status, status

@@ -255,6 +255,7 @@ class NodeCore:
                 self._malformed(link, source, "bad firstseq or lastseq")
                 return
             self.stats.received += 1
+            self.membership.copies.loss_seen()
             if destination == self.local and first:
                 self.delivery.answer(peer.name, first, last)
             elif destination in self.membership.peers:
@@ -289,6 +290,8 @@ class NodeCore:
             self.membership.peer_heard(peer, new=False)
             return
         self.membership.peer_heard(peer, new=True)
+        if observation.lost is not None:
+            self.membership.copies.loss_seen()
         delivery.accepted(peer.name, seq, observation)
         if self._is_to_us(message):
             if kind in PROTOCOL_TYPES:
