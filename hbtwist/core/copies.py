@@ -1,10 +1,11 @@
 """The repeated copies of each status: sent while packets are being lost, not on a clean network.
 
 Each status goes out `most` times per keepalive, evenly spread, for COPIES_HOLD_S after the last
-sign of loss, and once otherwise. Signs of loss: a gap in a peer's sequence numbers, a peer asking
-for a retransmission, a late heartbeat, a link declared dead. On a clean network a node then sends
-and receives what Heartbeat 3.0.6 does; once loss shows, the copies keep a deadtime's chances of
-hearing a live peer as doc/detection.md counts them.
+sign of loss, and once otherwise. Signs of loss: a gap in a peer's sequence numbers, a node asking
+for a retransmission, a link declared dead. A late heartbeat is not one: without a gap it means a
+stalled sender or receiver, which copies would only load further. On a clean network a node then
+sends and receives what Heartbeat 3.0.6 does; once loss shows, the copies keep a deadtime's chances
+of hearing a live peer as doc/detection.md counts them.
 """
 
 from __future__ import annotations

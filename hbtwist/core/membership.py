@@ -262,7 +262,6 @@ class Membership:
             if interval_ms > self.timing.warntime_ms:
                 peer.late_heartbeats += 1
                 critical = interval_ms > self.timing.deadtime_ms
-                self.copies.loss_seen()
                 self._out.report(events.LateHeartbeat(peer.name, interval_ms, critical))
         peer.last_status_at = now
         peer.last_status_seq = seq
