@@ -2,7 +2,7 @@
 
 Heartbeats make small datagrams many times a second; this is the least work per datagram that
 the reactor allows: no per-read address conversion, no per-write address check, and one
-non-blocking read after another until the socket is empty.
+non-blocking read after another until the socket is empty (READS_PER_WAKEUP at most).
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ from twisted.internet.interfaces import IReactorFDSet, IReadDescriptor
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-READS_PER_WAKEUP = 32
-"""The most datagrams read in one turn of the event loop, so that a flood on one socket
-cannot keep timers and the other sockets waiting."""
+READS_PER_WAKEUP = 1000
+"""The most datagrams read in one turn of the event loop: more than the kernel's default
+receive buffer holds, so a node that fell behind (32 nodes starting at once on two CPUs) empties
+its sockets at every turn and the kernel drops nothing; reading fewer per turn than arrive made
+the sockets overflow, and the lost packets' retransmission requests fed the overload. The bound
+keeps a flood of hostile datagrams from holding the timers back for ever."""
 
 
 @implementer(IReadDescriptor)

@@ -11,7 +11,8 @@ import pytest
 from twisted.logger import globalLogPublisher
 
 from hbtwist.config import BcastMedium, UcastMedium
-from hbtwist.media.dgram import READS_PER_WAKEUP, DatagramSocket
+from hbtwist.media import dgram
+from hbtwist.media.dgram import DatagramSocket
 from hbtwist.media.guard import send_all
 from hbtwist.media.interface import IMediumLink, MediumContext, MediumUnavailable, Outgoing
 from hbtwist.media.udp import UdpLink, UdpMediumType
@@ -236,16 +237,28 @@ def test_shared_port_closed_by_its_last_user(context: MediumContext) -> None:
 
 
 def test_one_read_turn_is_bounded(
-    context: MediumContext, delivered: list[tuple[bytes, str, object]]
+    context: MediumContext,
+    delivered: list[tuple[bytes, str, object]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A flood waiting on one socket is read READS_PER_WAKEUP datagrams per turn of the event
-    loop, so timers and other sockets get their turn; the rest is read on the next turns."""
+    loop (8 here), so timers and other sockets get their turn; the rest is read on the next."""
+    monkeypatch.setattr(dgram, "READS_PER_WAKEUP", 8)
     link = ucast_link(context, free_port())
     reader = context.reactor.readers[0]
-    for number in range(READS_PER_WAKEUP + 5):
+    for number in range(13):
         reader.send(b"%d" % number, link._destination)
     reader.doRead()
-    assert len(delivered) == READS_PER_WAKEUP
+    assert len(delivered) == 8
     reader.doRead()
-    assert [int(data) for data, _link, _source in delivered] == list(range(READS_PER_WAKEUP + 5))
+    assert [int(data) for data, _link, _source in delivered] == list(range(13))
     link.stop()
+
+
+def test_a_turn_reads_more_than_the_receive_buffer_holds() -> None:
+    """One turn may read more datagrams than the kernel's receive buffer can hold, so a node
+    that fell behind empties its sockets at every turn and the kernel drops nothing."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        buffer_bytes = probe.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    smallest_datagram_cost = 256  # kernel bookkeeping per queued datagram, payload aside
+    assert dgram.READS_PER_WAKEUP > buffer_bytes // smallest_datagram_cost
