@@ -12,12 +12,12 @@ import os
 
 from twisted.application import service
 
-from hbtwist.control.service import DEFAULT_SOCKET
+from hbtwist.control import DEFAULT_SOCKET
+from hbtwist.daemon.options import daemon_options
 from hbtwist.daemon.startup import (
     DEFAULT_CONFIG_DIR,
     DEFAULT_STATE_DIR,
     build_or_exit,
-    daemon_options,
     load_or_exit,
 )
 

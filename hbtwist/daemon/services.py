@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from twisted.application.service import IService, MultiService, Service
@@ -18,6 +17,7 @@ from hbtwist.control.service import control_services
 from hbtwist.control.setuperrors import ManholeError
 from hbtwist.core.stamp import Identity
 from hbtwist.daemon.node import NodeService
+from hbtwist.daemon.options import DaemonOptions
 from hbtwist.daemon.state import next_generation, node_uuid
 from hbtwist.media.hostcheck import check_host
 from hbtwist.media.registry import medium_types
@@ -62,26 +62,10 @@ def _stop_failed(failure: Failure, child: IService) -> None:
     _log.failure("Stopping service {service}", failure, service=child.name)
 
 
-@dataclass(frozen=True)
-class DaemonOptions:
-    """How the node is reached and inspected: everything but the cluster configuration."""
-
-    bind_address: str | None = None
-    control_socket: str | None = None
-    control_tls: str | None = None
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    tls_ca: str | None = None
-    tls_client_names: tuple[str, ...] | None = None
-    metrics: str | None = None
-    manhole: str | None = None
-    manhole_keys: str | None = None
-
-
 def build_service(
     config: ClusterConfig,
     state_dir: str,
-    options: DaemonOptions = DaemonOptions(),
+    options: DaemonOptions | None = None,
     *,
     reactor: Any = None,
 ) -> HeartbeatService:
@@ -93,6 +77,7 @@ def build_service(
     """
     if reactor is None:
         from twisted.internet import reactor
+    options = options or DaemonOptions()
     kinds = medium_types()
     check_host(config.hacf.media, kinds)
     hacf = config.hacf

@@ -4,14 +4,17 @@ clear line per problem and a documented status (doc/running.md, "Exit status")."
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from hbtwist.config import ClusterConfig, ConfigError, load_config
 from hbtwist.control.setuperrors import ControlSetupError, ManholeError
-from hbtwist.daemon.services import DaemonOptions, HeartbeatService, build_service
+from hbtwist.daemon.options import DaemonOptions
 from hbtwist.daemon.state import StateError
+from hbtwist.daemon.withheld import withhold_tls
 from hbtwist.media.registry import medium_parsers
+
+if TYPE_CHECKING:
+    from hbtwist.daemon.services import HeartbeatService
 
 DEFAULT_CONFIG_DIR = "/etc/ha.d"
 DEFAULT_STATE_DIR = "/var/lib/hbtwist"
@@ -39,36 +42,22 @@ def build_or_exit(
     config: ClusterConfig, state_dir: str, options: DaemonOptions | None = None
 ) -> HeartbeatService:
     """Build the service tree, or report why not: bad media exit 2; an unusable state
-    directory, control socket, TLS files, metrics or manhole setting exit 1 (one line)."""
+    directory, control socket, TLS files, metrics or manhole setting exit 1 (one line).
+
+    A daemon none of whose endpoints speaks TLS is built without pyOpenSSL (`withheld`).
+    """
+    options = options or DaemonOptions()
+    if not options.serves_tls:
+        withhold_tls()
+    from hbtwist.daemon.services import build_service
+
     try:
-        return build_service(config, state_dir, options or DaemonOptions())
+        return build_service(config, state_dir, options)
     except ConfigError as error:
         _exit_invalid(error)
     except (StateError, ControlSetupError, ManholeError, ValueError) as error:
         print(f"hbtwist: {error}", file=sys.stderr)
         raise SystemExit(STATE_EXIT_STATUS) from None
-
-
-def daemon_options(get: Callable[[str], str | None]) -> DaemonOptions:
-    """DaemonOptions from option values looked up by their long names (`none` disables)."""
-
-    def value(name: str) -> str | None:
-        text = get(name)
-        return None if text in (None, "", "none") else text
-
-    names = value("tls-client-name")
-    return DaemonOptions(
-        bind_address=value("bind-address"),
-        control_socket=value("control-socket"),
-        control_tls=value("control-tls"),
-        tls_cert=value("tls-cert"),
-        tls_key=value("tls-key"),
-        tls_ca=value("tls-ca"),
-        tls_client_names=tuple(n.strip() for n in names.split(",")) if names else None,
-        metrics=value("metrics"),
-        manhole=value("manhole"),
-        manhole_keys=value("manhole-keys"),
-    )
 
 
 def _exit_invalid(error: ConfigError) -> NoReturn:

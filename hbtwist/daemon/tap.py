@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from twisted.python import usage
 
 from hbtwist import __version__
-from hbtwist.control.service import DEFAULT_SOCKET
-from hbtwist.daemon.services import HeartbeatService
+from hbtwist.control import DEFAULT_SOCKET
+from hbtwist.daemon.options import daemon_options
 from hbtwist.daemon.startup import (
     DEFAULT_CONFIG_DIR,
     DEFAULT_STATE_DIR,
     build_or_exit,
-    daemon_options,
     load_or_exit,
 )
+
+if TYPE_CHECKING:
+    from hbtwist.daemon.services import HeartbeatService
 
 
 class Options(usage.Options):

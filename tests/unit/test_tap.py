@@ -19,8 +19,9 @@ from hbtwist.config import ClusterConfig
 from hbtwist.control.listener import ListenerService
 from hbtwist.control.logfiles import HeartbeatLogService
 from hbtwist.control.server import ControlFactory
-from hbtwist.daemon import startup, tap
+from hbtwist.daemon import tap
 from hbtwist.daemon.node import NodeService
+from hbtwist.daemon.options import daemon_options
 from hbtwist.daemon.services import HeartbeatService
 from tests.conftest import VALID_HA_CF, write_config
 
@@ -157,7 +158,7 @@ def test_disabled_control_socket_leaves_the_node_alone(config_dir: Path, tmp_pat
 def test_daemon_options_from_option_values() -> None:
     """Option values become DaemonOptions; `none` disables, client names split on commas."""
     values = {"control-socket": "none", "metrics": "tcp:9694", "tls-client-name": "a, b"}
-    options = startup.daemon_options(values.get)
+    options = daemon_options(values.get)
     assert options.control_socket is None
     assert options.metrics == "tcp:9694"
     assert options.tls_client_names == ("a", "b")
