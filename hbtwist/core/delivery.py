@@ -12,7 +12,6 @@ from twisted.internet.interfaces import IReactorTime
 from hbtwist.core import events
 from hbtwist.core.caps import ACK_DIVISOR, FLOWCONTROL_LIMIT, MAX_HELD_MESSAGES, PUMP_BATCH
 from hbtwist.core.deadline import Deadline
-from hbtwist.core.fields import parse_hex
 from hbtwist.core.history import TransmitHistory
 from hbtwist.core.inbox import OrderedInbox
 from hbtwist.core.output import IDeliveryOutput
@@ -104,8 +103,7 @@ class ReliableDelivery:
         self.stats.sent += 1
         destination = message.text("dest")
         destuuid = None if destination is None else self._uuid_of(destination)
-        stamped = self.stamper.stamp(message, destuuid)
-        seq = parse_hex(stamped.text("seq")) or 0
+        stamped, seq = self.stamper.stamp_numbered(message, destuuid)
         if seq:
             self.history.add(seq, stamped)
         self._out.transmit(stamped)

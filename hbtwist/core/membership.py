@@ -18,6 +18,7 @@ from hbtwist.core.output import IMembershipOutput
 from hbtwist.core.peers import ACTIVE, DEAD, INIT, LINK_DEAD, LINK_UP, PING, PING_NODE, UP, Link, Peer
 from hbtwist.core.snapshot import PeerSnapshot
 from hbtwist.core.stall import StallDetector
+from hbtwist.core.status import PINGS_FIELD, StatusMessages
 from hbtwist.core.timing import Timing
 from hbtwist.wire import Message
 from hbtwist.wire.names import fold_name
@@ -27,12 +28,6 @@ STARTUP_EXTRA_DEADTIME_MS = 2000
 
 STARTUP_EXTRA_SECONDS = 5.0
 REQNODES_RETRY_SECONDS = 1.0
-
-HBTWIST_PROTOCOL = "1"
-"""Sent in every status as field `hbtwist`: the peer may use range and suppressed NACKs."""
-
-PINGS_FIELD = "hbtwist_pings"
-"""Status field: how many ping nodes the sender reaches (decimal); Heartbeat ignores it."""
 
 PROTOCOL_TYPES = frozenset({"status", "reqnodes", "repnodes", "shutdone"})
 """Sequenced types membership consumes; every other type is delivered to the application."""
@@ -79,6 +74,8 @@ class Membership:
         self._startup = Deadline(clock, self._on_startup_over)
         self._reqnodes = Deadline(clock, self._on_reqnodes_due)
         self.copies = HeartbeatCopies(clock, heartbeat_copies, output.repeat_status)
+        self._statuses = StatusMessages()
+        self._ping_nodes = False
 
     def add_node(self, name: str, links: Sequence[str] = ()) -> Peer:
         """Know one more node (from ha.cf, or one that joined), with a link per medium."""
@@ -95,6 +92,7 @@ class Membership:
     def add_ping_node(self, name: str) -> Peer:
         """Know a ping node, dead after `deadping` without a reply, with its single link."""
         peer = Peer(name, self.timing.ping_deadtime_ms, kind=PING_NODE)
+        self._ping_nodes = True
         peer.deadline = Deadline(self._clock, partial(self._on_peer_expired, peer))
         peer.confirm = Deadline(self._clock, partial(self._on_peer_confirmed, peer))
         self.peers[name] = peer
@@ -361,19 +359,15 @@ class Membership:
     # Sending
 
     def _send_status(self) -> None:
-        deadtime = self.timing.deadtime_ms + self._extra_deadtime_ms
-        fields: list[tuple[str, str]] = [
-            ("t", "status"),
-            ("st", self.local_status),
-            ("dt", f"{deadtime:x}"),
-        ]
-        if self.flow_control:
-            fields.append(("protocol", "1"))
-        if self.advertise_ranges:
-            fields.append(("hbtwist", HBTWIST_PROTOCOL))
-        if any(peer.is_ping for peer in self.peers.values()):
-            fields.append((PINGS_FIELD, str(self.pings_reached())))
-        self._out.send(Message.of(*fields))
+        pings = self.pings_reached() if self._ping_nodes else None
+        message = self._statuses.message(
+            self.local_status,
+            self.timing.deadtime_ms + self._extra_deadtime_ms,
+            flow_control=self.flow_control,
+            advertise_ranges=self.advertise_ranges,
+            pings_reached=pings,
+        )
+        self._out.send(message)
         self.copies.status_sent(self._seconds(self.timing.keepalive_ms))
 
     def _set_local_status(self, status: str) -> None:

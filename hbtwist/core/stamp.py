@@ -47,34 +47,68 @@ class Stamper:
         self._wallclock = wallclock
         self._loadavg = loadavg
         self.last_seq = 0
+        self._fixed: tuple[tuple[str, bytes, int, int], tuple[Field, ...]] | None = None
+        self._ts = Field(b"ts", FieldType.STRING, b"")
+        self._ld = Field(b"ld", FieldType.STRING, b"")
 
     def stamp(self, message: Message, destuuid: bytes | None = None) -> Message:
         """Return `message` with control fields set; sequenced types consume the next `seq`.
 
         `destuuid` is the UUID of the message's `dest`, when it is known.
         """
+        return self.stamp_numbered(message, destuuid)[0]
+
+    def stamp_numbered(self, message: Message, destuuid: bytes | None = None) -> tuple[Message, int]:
+        """`stamp`, and the sequence number the message took (0 for an unsequenced type)."""
         unsequenced = is_unsequenced(message.text("t"))
-        identity = self.identity
-        controls = [
-            Field(b"src", FieldType.STRING, identity.name.encode()),
-            Field(b"srcuuid", FieldType.BINARY, identity.uuid),
-        ]
+        src, srcuuid, hg, ttl = self._fixed_fields()
+        controls = [src, srcuuid]
+        seq = 0
         if not unsequenced:
-            self.last_seq += 1
-            controls.append(Field(b"seq", FieldType.STRING, b"%x" % self.last_seq))
-        controls.append(Field(b"hg", FieldType.STRING, b"%x" % identity.generation))
-        controls.append(Field(b"ts", FieldType.STRING, b"%x" % max(1, int(self._wallclock()))))
+            self.last_seq = seq = self.last_seq + 1
+            controls.append(Field(b"seq", FieldType.STRING, b"%x" % seq))
+        controls.append(hg)
+        controls.append(self._ts_field())
         if not unsequenced:
-            controls.append(Field(b"ld", FieldType.STRING, self._loadavg().encode()))
-        controls.append(Field(b"ttl", FieldType.STRING, b"%d" % self.ttl))
+            controls.append(self._ld_field())
+        controls.append(ttl)
         if unsequenced:
             controls = [entry for entry in controls if entry.name not in message]
         if destuuid is not None:
             controls.insert(0, Field(b"destuuid", FieldType.BINARY, destuuid))
+        nested = _has_nested(message)
         message = message.with_fields(controls)
-        if self.inner_auth and not _has_nested(message):
+        if self.inner_auth and not nested:
             message = sign_inner(message, self.keyring)
-        return message
+        return message, seq
+
+    def _fixed_fields(self) -> tuple[Field, ...]:
+        """`src srcuuid hg ttl`, made again only when the identity or `ttl` changes."""
+        identity = self.identity
+        key = (identity.name, identity.uuid, identity.generation, self.ttl)
+        if self._fixed is None or self._fixed[0] != key:
+            fields = (
+                Field(b"src", FieldType.STRING, identity.name.encode()),
+                Field(b"srcuuid", FieldType.BINARY, identity.uuid),
+                Field(b"hg", FieldType.STRING, b"%x" % identity.generation),
+                Field(b"ttl", FieldType.STRING, b"%d" % self.ttl),
+            )
+            self._fixed = (key, fields)
+        return self._fixed[1]
+
+    def _ts_field(self) -> Field:
+        """`ts`: the wall clock in whole seconds (at least 1), as hex."""
+        value = b"%x" % max(1, int(self._wallclock()))
+        if self._ts.value != value:
+            self._ts = Field(b"ts", FieldType.STRING, value)
+        return self._ts
+
+    def _ld_field(self) -> Field:
+        """`ld`: the host's load average text."""
+        value = self._loadavg().encode()
+        if self._ld.value != value:
+            self._ld = Field(b"ld", FieldType.STRING, value)
+        return self._ld
 
 
 def _has_nested(message: Message) -> bool:

@@ -7,7 +7,7 @@ import binascii
 
 from hbtwist.wire.errors import EncodeError, MalformedPacket
 from hbtwist.wire.limits import MAXDEPTH
-from hbtwist.wire.memo import rendered
+from hbtwist.wire.memo import rendered_all
 from hbtwist.wire.message import Field, FieldType, FieldValue, Message
 from hbtwist.wire.names import check_name, is_valid_name
 from hbtwist.wire.packedlist import pack_list, unpack_list
@@ -31,11 +31,8 @@ def classic_body(message: Message, depth: int = 0, *, skip_auth: bool = False) -
     """The `name=value\n` lines of a message; with `skip_auth`, the input of the inner auth code."""
     if depth >= MAXDEPTH:
         raise EncodeError(f"message nested deeper than {MAXDEPTH}")
-    return b"".join(
-        rendered(_RENDERED, entry, _encode_line, depth)
-        for entry in message
-        if not (skip_auth and entry.name == AUTH)
-    )
+    entries = [entry for entry in message if entry.name != AUTH] if skip_auth else message
+    return b"".join(rendered_all(_RENDERED, entries, _encode_line, depth))
 
 
 def _encode_line(entry: Field, depth: int) -> bytes:

@@ -9,7 +9,7 @@ on the nesting depth.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from hbtwist.wire.message import Field, FieldType, FieldValue
@@ -31,21 +31,27 @@ def remembered(memo: dict[Key, Value], key: Key, make: Callable[[Key, int], Valu
     return value
 
 
-def rendered(
+def rendered_all(
     memo: dict[tuple[bytes, FieldType, FieldValue], bytes],
-    entry: Field,
+    entries: Iterable[Field],
     render: Callable[[Field, int], bytes],
     depth: int,
-) -> bytes:
-    """The wire form of a field at nesting `depth`: remembered unless it is a nested message."""
-    if entry.type is FieldType.STRUCT:
-        return render(entry, depth)
-    key = (entry.name, entry.type, entry.value)
-    form = memo.get(key)
-    if form is None:
-        form = render(entry, depth)
-        _keep(memo, key, form)
-    return form
+) -> list[bytes]:
+    """The wire forms of `entries` at nesting `depth`, in order: each remembered unless it is a
+    nested message (whose form depends on the depth)."""
+    forms = []
+    known = memo.get
+    for entry in entries:
+        if entry.type is FieldType.STRUCT:
+            forms.append(render(entry, depth))
+            continue
+        key = (entry.name, entry.type, entry.value)
+        form = known(key)
+        if form is None:
+            form = render(entry, depth)
+            _keep(memo, key, form)
+        forms.append(form)
+    return forms
 
 
 def _keep(memo: dict[Key, Value], key: Key, value: Value) -> None:

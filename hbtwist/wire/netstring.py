@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hbtwist.wire.errors import EncodeError, MalformedPacket
 from hbtwist.wire.limits import MAX_LENGTH_DIGITS, MAXDEPTH
-from hbtwist.wire.memo import remembered, rendered
+from hbtwist.wire.memo import remembered, rendered_all
 from hbtwist.wire.message import Field, FieldType, FieldValue, Message
 from hbtwist.wire.names import check_name, is_valid_name
 from hbtwist.wire.packedlist import pack_list, unpack_list
@@ -24,11 +24,7 @@ def encode_netstring(message: Message, depth: int = 0) -> bytes:
     """Serialize a message as a netstring payload (no authentication trailer)."""
     if depth >= MAXDEPTH:
         raise EncodeError(f"message nested deeper than {MAXDEPTH}")
-    parts = [START]
-    for entry in message:
-        parts.append(rendered(_RENDERED, entry, _encode_element, depth))
-    parts.append(END)
-    return b"".join(parts)
+    return START + b"".join(rendered_all(_RENDERED, message, _encode_element, depth)) + END
 
 
 def _encode_element(entry: Field, depth: int) -> bytes:

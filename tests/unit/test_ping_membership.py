@@ -4,7 +4,7 @@ named after them, never members, counted for comm-up, and the count each node ad
 from __future__ import annotations
 
 from hbtwist.core.events import LinkStatusChanged, NodeStatusChanged, PingsReached
-from hbtwist.core.membership import PINGS_FIELD
+from hbtwist.core.status import PINGS_FIELD
 from hbtwist.core.timing import Timing
 from tests.ping_sim import PingHost, echo_reply
 from tests.simnet import FAST, SimNet

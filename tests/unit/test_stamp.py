@@ -67,3 +67,28 @@ def test_sequence_numbers_are_lower_case_hex_from_one() -> None:
     stamper = _stamper_like(Message.of(("src", "n1"), ("hg", "5"), ("ts", "10"), ("ttl", "3")))
     seqs = [stamper.stamp(Message.of(("t", "status"))).text("seq") for _ in range(11)]
     assert seqs[0] == "1" and seqs[10] == "b"
+
+
+def test_stamp_numbered_gives_the_sequence_number_taken() -> None:
+    """`stamp_numbered` returns the number written into `seq`, and 0 for an `NS_` message."""
+    stamper = _stamper_like(Message.of(("src", "n1"), ("hg", "5"), ("ts", "10"), ("ttl", "3")))
+    stamper.stamp(Message.of(("t", "status")))
+    stamped, seq = stamper.stamp_numbered(Message.of(("t", "status")))
+    assert (seq, stamped.text("seq")) == (2, "2")
+    assert stamper.stamp_numbered(Message.of(("t", "NS_ackmsg"), ("dest", "n2")))[1] == 0
+
+
+def test_changed_clock_load_generation_and_ttl_show_in_the_next_stamp() -> None:
+    """Kept control fields follow the wall clock, the load average, the generation and `ttl`."""
+    now, load = [16.0], ["0.10 0.05 0.01 1/99 7"]
+    identity = Identity("n1", b"u" * 16, 5)
+    stamper = Stamper(
+        identity, RING, ttl=3, inner_auth=True, wallclock=lambda: now[0], loadavg=lambda: load[0]
+    )
+    first = stamper.stamp(Message.of(("t", "status")))
+    now[0], load[0] = 31.9, "2.00 1.00 0.50 3/120 9"
+    identity.generation, stamper.ttl = 6, 4
+    second = stamper.stamp(Message.of(("t", "status")))
+    fields = ("ts", "ld", "hg", "ttl")
+    assert [first.text(name) for name in fields] == ["10", "0.10 0.05 0.01 1/99 7", "5", "3"]
+    assert [second.text(name) for name in fields] == ["1f", "2.00 1.00 0.50 3/120 9", "6", "4"]
