@@ -44,11 +44,15 @@ def build_or_exit(
     """Build the service tree, or report why not: bad media exit 2; an unusable state
     directory, control socket, TLS files, metrics or manhole setting exit 1 (one line).
 
-    A daemon none of whose endpoints speaks TLS is built without pyOpenSSL (`withheld`).
+    A daemon none of whose endpoints speaks TLS is built without pyOpenSSL (`withheld`), and
+    runs on `HeartbeatReactor` unless a reactor was chosen (`twistd --reactor`) or imported.
     """
     options = options or DaemonOptions()
     if not options.serves_tls:
         withhold_tls()
+    from hbtwist.daemon.reactor import install_if_unset
+
+    install_if_unset()
     from hbtwist.daemon.services import build_service
 
     try:

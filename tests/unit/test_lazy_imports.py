@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import VALID_HA_CF, write_config
 
@@ -40,7 +41,10 @@ options = heartbeat.options()
 options.parseOptions(sys.argv[1:])
 root = heartbeat.makeService(options)
 root.startService()
-print(json.dumps(sorted(name for name, module in sys.modules.items() if module)))
+from twisted.internet import reactor
+
+loaded = sorted(name for name, module in sys.modules.items() if module)
+print(json.dumps({"modules": loaded, "reactor": type(reactor).__name__}))
 root.stopService()
 """
 """Builds and starts the daemon's service as `twistd heartbeat` does, without running the
@@ -55,9 +59,9 @@ def _free_udp_port() -> int:
     return port
 
 
-def _loaded(tmp_path: Path) -> set[str]:
-    """The modules loaded once an ordinary node's service is built and started: ucast media,
-    one Heartbeat-script resource, a control socket and nothing else."""
+def _started(tmp_path: Path) -> dict[str, Any]:
+    """The modules loaded and the reactor's class once an ordinary node's service is built and
+    started: ucast media, one Heartbeat-script resource, a control socket and nothing else."""
     config_dir = write_config(
         tmp_path / "ha.d",
         ha_cf=VALID_HA_CF.replace("udpport 17694", f"udpport {_free_udp_port()}"),
@@ -79,13 +83,14 @@ def _loaded(tmp_path: Path) -> set[str]:
         timeout=60,
         check=True,
     )
-    return set(json.loads(result.stdout))
+    started: dict[str, Any] = json.loads(result.stdout)
+    return started
 
 
 def test_an_ordinary_node_loads_no_unused_package(tmp_path: Path) -> None:
     """Building and starting an ordinary node loads neither pyOpenSSL, netlink, pyserial,
     metrics, the manhole, TLS control nor endpoint strings."""
-    loaded = _loaded(tmp_path)
+    loaded = _started(tmp_path)["modules"]
     unused = [
         name
         for name in loaded
@@ -93,3 +98,8 @@ def test_an_ordinary_node_loads_no_unused_package(tmp_path: Path) -> None:
         if name == package or name.startswith(package + ".")
     ]
     assert sorted(unused) == []
+
+
+def test_an_ordinary_node_runs_on_the_heartbeat_reactor(tmp_path: Path) -> None:
+    """Started as `twistd heartbeat` starts it (no --reactor), a node runs on HeartbeatReactor."""
+    assert _started(tmp_path)["reactor"] == "HeartbeatReactor"
