@@ -50,6 +50,7 @@ class Stamper:
         self._fixed: tuple[tuple[str, bytes, int, int], tuple[Field, ...]] | None = None
         self._ts = Field(b"ts", FieldType.STRING, b"")
         self._ld = Field(b"ld", FieldType.STRING, b"")
+        self._last_kind: tuple[Message, bool, bool] = (Message(), False, False)
 
     def stamp(self, message: Message, destuuid: bytes | None = None) -> Message:
         """Return `message` with control fields set; sequenced types consume the next `seq`.
@@ -60,7 +61,7 @@ class Stamper:
 
     def stamp_numbered(self, message: Message, destuuid: bytes | None = None) -> tuple[Message, int]:
         """`stamp`, and the sequence number the message took (0 for an unsequenced type)."""
-        unsequenced = is_unsequenced(message.text("t"))
+        unsequenced, nested = self._kind_of(message)
         src, srcuuid, hg, ttl = self._fixed_fields()
         controls = [src, srcuuid]
         seq = 0
@@ -76,11 +77,19 @@ class Stamper:
             controls = [entry for entry in controls if entry.name not in message]
         if destuuid is not None:
             controls.insert(0, Field(b"destuuid", FieldType.BINARY, destuuid))
-        nested = _has_nested(message)
         message = message.with_fields(controls)
         if self.inner_auth and not nested:
             message = sign_inner(message, self.keyring)
         return message, seq
+
+    def _kind_of(self, message: Message) -> tuple[bool, bool]:
+        """Whether `message` is unsequenced and whether it nests messages; remembered for the
+        last message stamped (a status is the same message at every keepalive)."""
+        last, unsequenced, nested = self._last_kind
+        if message is not last:
+            unsequenced, nested = is_unsequenced(message.text("t")), _has_nested(message)
+            self._last_kind = (message, unsequenced, nested)
+        return unsequenced, nested
 
     def _fixed_fields(self) -> tuple[Field, ...]:
         """`src srcuuid hg ttl`, made again only when the identity or `ttl` changes."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from hbtwist.wire.limits import MAXAUTH
 
@@ -22,6 +24,12 @@ class AuthMethod(enum.StrEnum):
     def needs_key(self) -> bool:
         """Whether authkeys must give a secret for this method."""
         return self is not AuthMethod.CRC
+
+
+_HMAC_BLOCK_SIZE = 64
+"""The block size of md5 and sha1, in bytes."""
+_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
 
 
 def _crc_table() -> tuple[int, ...]:
@@ -62,20 +70,26 @@ class AuthKey:
 
     def token(self, data: bytes) -> bytes:
         """The authentication token of `data`: lower-case hex, as Heartbeat prints it."""
-        keyed = self._keyed_hmac
-        if keyed is None:
+        pads = self._hmac_pads
+        if pads is None:
             return b"%x" % crc32_posix(data)
-        code = keyed.copy()
-        code.update(data)
-        return code.hexdigest().encode("ascii")
+        inner, outer = pads[0].copy(), pads[1].copy()
+        inner.update(data)
+        outer.update(inner.digest())
+        return outer.hexdigest().encode("ascii")
 
     @cached_property
-    def _keyed_hmac(self) -> hmac.HMAC | None:
-        """An HMAC already keyed with the secret, copied for each token (md5 and sha1 only):
-        keying once spares every message the digest lookup and the key schedule."""
+    def _hmac_pads(self) -> tuple[Any, Any] | None:
+        """HMAC (RFC 2104) with the key schedule done once: the digest states after the inner
+        and the outer padded key, copied for each token (md5 and sha1; None for crc)."""
         if self.method is AuthMethod.CRC:
             return None
-        return hmac.new(self.secret, digestmod=self.method.value)
+        new = getattr(hashlib, self.method.value)
+        key = self.secret
+        if len(key) > _HMAC_BLOCK_SIZE:
+            key = new(key).digest()
+        key = key.ljust(_HMAC_BLOCK_SIZE, b"\0")
+        return new(key.translate(_INNER_PAD)), new(key.translate(_OUTER_PAD))
 
 
 @dataclass(frozen=True)

@@ -245,6 +245,27 @@ def test_hmac_with_100_byte_key_equals_python_hmac(method, digest):
     assert keyring(method, secret, 5).sign(data) == b"5 " + expected
 
 
+@pytest.mark.parametrize(
+    ("method", "secret", "data", "expected"),
+    [
+        (AuthMethod.SHA1, b"\x0b" * 20, b"Hi There", "b617318655057264e28bc0b6fb378c8ef146be00"),
+        (AuthMethod.SHA1, b"Jefe", b"what do ya want for nothing?",
+         "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"),
+        (AuthMethod.SHA1, b"\xaa" * 80, b"Test Using Larger Than Block-Size Key - Hash Key First",
+         "aa4ae5e15272d00e95705637ce8a3b55ed402112"),
+        (AuthMethod.MD5, b"\x0b" * 16, b"Hi There", "9294727a3638bb1c13f48ef8158bfc9d"),
+        (AuthMethod.MD5, b"Jefe", b"what do ya want for nothing?", "750c783e6ab0b503eaa86e310a5db738"),
+        (AuthMethod.MD5, b"\xaa" * 80, b"Test Using Larger Than Block-Size Key - Hash Key First",
+         "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd"),
+    ],
+)  # fmt: skip
+def test_hmac_matches_rfc_2202(method, secret, data, expected):
+    """Tokens are HMAC-SHA1 and HMAC-MD5 as RFC 2202's test cases give them, short and long
+    keys alike, and stay so when one key signs many messages."""
+    key = AuthKey(1, method, secret)
+    assert [key.token(data) for _ in range(3)] == [expected.encode()] * 3
+
+
 def test_crc_token_has_no_leading_zeros():
     """A crc below 0x10000000 prints with fewer than 8 hex digits, and its trailer is shorter."""
     assert AuthKey(1, AuthMethod.CRC).token(b"heartbeat-4351") == b"c7277"
