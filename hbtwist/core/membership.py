@@ -315,11 +315,12 @@ class Membership:
         if self._stalled(peer, lateness):
             peer.deadline.arm(self._stall.grace)
             return
-        peer.confirm.arm(0)
+        peer.confirm.arm(self.timing.read_beat_s)
 
     def _on_peer_confirmed(self, peer: Peer, lateness: float) -> None:
-        """The verdict on a silent peer, given only after the reactor has read what arrived
-        meanwhile: packets queued while this node was busy are not silence."""
+        """The verdict on a silent peer, given one read beat later (`READ_BEATS_PER_KEEPALIVE`),
+        once the node has read what arrived meanwhile: packets queued while it was busy, or
+        waiting for a busy node's next beat, are not silence."""
         if peer.deadline.armed or peer.status == DEAD:
             return
         if self._stalled(peer, lateness):

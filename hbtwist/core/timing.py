@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+READ_BEATS_PER_KEEPALIVE = 10
+"""How often per keepalive a busy node reads its sockets, all together, instead of at every
+datagram: a datagram waits at most a tenth of the keepalive (100 ms at 1 s, 1 ms at 10 ms),
+well inside any warntime. A verdict on a silent peer waits that long, so what such a node left
+unread is read first."""
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -15,6 +21,11 @@ class Timing:
     initdead_ms: int
     deadping_ms: int = 0
     """The dead time of ping nodes; 0 means deadtime, Heartbeat's default."""
+
+    @property
+    def read_beat_s(self) -> float:
+        """The longest a busy node leaves a datagram unread (`hbtwist.media.pacing`), seconds."""
+        return self.keepalive_ms / 1000 / READ_BEATS_PER_KEEPALIVE
 
     @property
     def ping_deadtime_ms(self) -> int:

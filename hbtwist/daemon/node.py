@@ -88,6 +88,7 @@ class NodeService(service.Service):
             deliver=self._datagram_received,
             node=identity.name,
             bind_address=bind_address,
+            keepalive=config.hacf.keepalive_ms / 1000,
         )
         self.links: list[IMediumLink] = [
             medium_types[medium.kind].open(medium, context) for medium in config.hacf.media

@@ -15,6 +15,8 @@ from twisted.internet.interfaces import IReactorFDSet, IReadDescriptor
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from hbtwist.media.pacing import ReadPacer
+
 READS_PER_WAKEUP = 1000
 """The most datagrams read in one turn of the event loop: more than the kernel's default
 receive buffer holds, so a node that fell behind (32 nodes starting at once on two CPUs) empties
@@ -33,7 +35,9 @@ class DatagramSocket:
         sock: socket.socket,
         receive: Callable[[bytes, Any], None],
         max_size: int,
+        pacer: ReadPacer | None = None,
     ) -> None:
+        """With a `pacer`, a busy socket is read on its beat (`hbtwist.media.pacing`)."""
         self.socket = sock
         self.read_errors = 0
         """Reads that failed with an error other than `nothing to read`."""
@@ -41,17 +45,37 @@ class DatagramSocket:
         self._receive = receive
         self._max_size = max_size
         self._fileno = sock.fileno()
+        self._pacer = pacer
+        self._watched = False
 
     def start(self) -> None:
-        """Have the reactor read the socket."""
-        self._reactor.addReader(self)
+        """Have the reactor read the socket (or its pacer, while the node is busy)."""
+        if self._pacer is None:
+            self.watch()
+        else:
+            self._pacer.add(self)
 
     def close(self) -> None:
         """Stop reading and close the socket."""
         if self._fileno >= 0:
-            self._reactor.removeReader(self)
+            if self._pacer is None:
+                self.unwatch()
+            else:
+                self._pacer.remove(self)
             self._fileno = -1
             self.socket.close()
+
+    def watch(self) -> None:
+        """Have the reactor read the socket as soon as a datagram arrives."""
+        if not self._watched and self._fileno >= 0:
+            self._reactor.addReader(self)
+            self._watched = True
+
+    def unwatch(self) -> None:
+        """Stop the reactor from reading the socket."""
+        if self._watched:
+            self._reactor.removeReader(self)
+            self._watched = False
 
     def send(self, data: bytes, address: Any) -> None:
         """Send one datagram; OSError when the kernel refuses it."""
@@ -62,19 +86,30 @@ class DatagramSocket:
         return self._fileno
 
     def doRead(self) -> None:  # noqa: N802
-        """Read what has arrived, up to READS_PER_WAKEUP datagrams."""
+        """Read what has arrived, up to READS_PER_WAKEUP datagrams, and tell the pacer."""
+        count = self.drain()
+        if self._pacer is not None:
+            self._pacer.read(count)
+
+    def drain(self) -> int:
+        """Read what has arrived, up to READS_PER_WAKEUP datagrams; how many were read."""
+        if self._fileno < 0:
+            return 0
         recvfrom, size, receive = self.socket.recvfrom, self._max_size, self._receive
+        received = 0
         for _ in range(READS_PER_WAKEUP):
             try:
                 data, address = recvfrom(size)
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except ConnectionRefusedError:
                 continue
             except OSError:
                 self.read_errors += 1
-                return
+                break
             receive(data, address)
+            received += 1
+        return received
 
     def connectionLost(self, reason: Failure) -> None:  # noqa: N802
         """The reactor gave the socket up: close it."""

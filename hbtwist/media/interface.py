@@ -53,6 +53,9 @@ class MediumContext:
     bind_address: str | None = None
     shared: dict[object, Any] = field(default_factory=dict)
     """Resources media of one node share (for example one UDP socket per interface and port)."""
+    keepalive: float = 0.0
+    """The keepalive in seconds, for pacing the reads of busy sockets (`hbtwist.media.pacing`);
+    0 reads every datagram as soon as it arrives."""
 
 
 class IMedium(Interface):

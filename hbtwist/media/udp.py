@@ -23,9 +23,12 @@ from hbtwist.media import hostinfo, sockets
 from hbtwist.media.dgram import DatagramSocket
 from hbtwist.media.guard import Receiver, send_failed
 from hbtwist.media.interface import IMedium, IMediumLink, IMediumType, MediumContext, Outgoing
+from hbtwist.media.pacing import ReadPacer
 
 UdpMedium = BcastMedium | McastMedium | Mcast6Medium | UcastMedium | Ucast6Medium
 MAX_DATAGRAM = 65535
+PACER_KEY = ("udp", "read pacer")
+"""Where the node's UDP sockets keep their shared read pacer in `MediumContext.shared`."""
 _log = Logger()
 
 classImplements(BcastMedium, IMedium)
@@ -79,11 +82,23 @@ def _shared_port(
     if shared is None:
         sock = sockets.open_udp_socket(family, interface, port, context.bind_address)
         shared = SharedPort(interface, Receiver(context.deliver))
-        shared.socket = DatagramSocket(context.reactor, sock, shared.datagram_received, MAX_DATAGRAM)
+        shared.socket = DatagramSocket(
+            context.reactor, sock, shared.datagram_received, MAX_DATAGRAM, _pacer(context)
+        )
         shared.socket.start()
         context.shared[key] = shared
     shared.users += 1
     return shared
+
+
+def _pacer(context: MediumContext) -> ReadPacer | None:
+    """The read pacer the node's UDP sockets share, if the context gives a keepalive."""
+    if context.keepalive <= 0:
+        return None
+    pacer: ReadPacer | None = context.shared.get(PACER_KEY)
+    if pacer is None:
+        pacer = context.shared[PACER_KEY] = ReadPacer(context.reactor, context.keepalive)
+    return pacer
 
 
 @implementer(IMediumLink)
