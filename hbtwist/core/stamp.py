@@ -107,17 +107,18 @@ class Stamper:
 
     def _ts_field(self) -> Field:
         """`ts`: the wall clock in whole seconds (at least 1), as hex."""
-        value = b"%x" % max(1, int(self._wallclock()))
-        if self._ts.value != value:
-            self._ts = Field(b"ts", FieldType.STRING, value)
+        self._ts = _kept_or_new(self._ts, b"%x" % max(1, int(self._wallclock())))
         return self._ts
 
     def _ld_field(self) -> Field:
         """`ld`: the host's load average text."""
-        value = self._loadavg().encode()
-        if self._ld.value != value:
-            self._ld = Field(b"ld", FieldType.STRING, value)
+        self._ld = _kept_or_new(self._ld, self._loadavg().encode())
         return self._ld
+
+
+def _kept_or_new(kept: Field, value: bytes) -> Field:
+    """`kept` while its value is still `value`, else a new STRING field of the same name."""
+    return kept if kept.value == value else Field(kept.name, FieldType.STRING, value)
 
 
 def _has_nested(message: Message) -> bool:

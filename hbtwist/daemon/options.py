@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 TLS_ENDPOINT_TYPES = frozenset({"ssl", "tls"})
+"""Twisted endpoint types that speak TLS (and so need pyOpenSSL)."""
 
 
 @dataclass(frozen=True)

@@ -58,10 +58,9 @@ class DatagramSocket:
     def close(self) -> None:
         """Stop reading and close the socket."""
         if self._fileno >= 0:
-            if self._pacer is None:
-                self.unwatch()
-            else:
+            if self._pacer is not None:
                 self._pacer.remove(self)
+            self.unwatch()
             self._fileno = -1
             self.socket.close()
 
