@@ -6,8 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hbtwist.wire import Field, FieldType, Keyring, Message, sign_inner
+from hbtwist.wire.template import MessageTemplate
 
 NOSEQUENCE = 0xFFFFFFFF
+_SEQ_SLOT = Field(b"seq", FieldType.STRING, b"0")
+_SLOTS = (b"seq", b"ts", b"ld")
+"""The control fields that change from one stamp of a repeated message to the next."""
 
 
 def is_unsequenced(message_type: bytes | str | None) -> bool:
@@ -51,6 +55,8 @@ class Stamper:
         self._ts = Field(b"ts", FieldType.STRING, b"")
         self._ld = Field(b"ld", FieldType.STRING, b"")
         self._last_kind: tuple[Message, bool, bool] = (Message(), False, False)
+        self._previous: Message | None = None
+        self._template: tuple[MessageTemplate, Message, tuple[Field, ...]] | None = None
 
     def stamp(self, message: Message, destuuid: bytes | None = None) -> Message:
         """Return `message` with control fields set; sequenced types consume the next `seq`.
@@ -62,6 +68,12 @@ class Stamper:
     def stamp_numbered(self, message: Message, destuuid: bytes | None = None) -> tuple[Message, int]:
         """`stamp`, and the sequence number the message took (0 for an unsequenced type)."""
         unsequenced, nested = self._kind_of(message)
+        if not unsequenced and destuuid is None:
+            template = self._template_for(message, nested)
+            if template is not None:
+                self.last_seq = seq = self.last_seq + 1
+                seq_field = Field(b"seq", FieldType.STRING, b"%x" % seq)
+                return template.fill((seq_field, self._ts_field(), self._ld_field())), seq
         src, srcuuid, hg, ttl = self._fixed_fields()
         controls = [src, srcuuid]
         seq = 0
@@ -81,6 +93,27 @@ class Stamper:
         if self.inner_auth and not nested:
             message = sign_inner(message, self.keyring)
         return message, seq
+
+    def _template_for(self, message: Message, nested: bool) -> MessageTemplate | None:
+        """The template for a sequenced message stamped twice in a row (the status, the same
+        message at every keepalive while nothing changes), or None."""
+        fixed = self._fixed_fields()
+        inner_auth = self.inner_auth and not nested
+        held = self._template
+        if held is not None:
+            template, base, held_fixed = held
+            if base is message and held_fixed is fixed and template.keyring is self.keyring:
+                if template.inner_auth == inner_auth:
+                    return template
+        if message is not self._previous:
+            self._previous = message
+            return None
+        src, srcuuid, hg, ttl = fixed
+        controls = (src, srcuuid, _SEQ_SLOT, hg, self._ts_field(), self._ld_field(), ttl)
+        stamped = message.with_fields(controls)
+        template = MessageTemplate(stamped.fields, _SLOTS, self.keyring, inner_auth=inner_auth)
+        self._template = (template, message, fixed)
+        return template
 
     def _kind_of(self, message: Message) -> tuple[bool, bool]:
         """Whether `message` is unsequenced and whether it nests messages; remembered for the

@@ -35,10 +35,20 @@ def classic_body(message: Message, depth: int = 0, *, skip_auth: bool = False) -
     return b"".join(rendered_all(_RENDERED, entries, _encode_line, depth))
 
 
+def string_line(name: bytes, value: bytes) -> bytes:
+    """The line of a STRING field whose name is already known to be valid."""
+    if b"\0" in value:
+        raise EncodeError(f"string field {name!r} contains NUL")
+    return b"%s=%s\n" % (name, value.replace(b"\n", _NEWLINE_IN_STRING))
+
+
 def _encode_line(entry: Field, depth: int) -> bytes:
     check_name(entry.name)
-    prefix = b"" if entry.type is FieldType.STRING else b"(%d)" % entry.type
-    return b"%s%s=%s\n" % (prefix, entry.name, _encode_value(entry, depth))
+    if entry.type is FieldType.STRING:
+        if not isinstance(entry.value, bytes):
+            raise EncodeError(f"field {entry.name!r} does not hold bytes")
+        return string_line(entry.name, entry.value)
+    return b"(%d)%s=%s\n" % (entry.type, entry.name, _encode_value(entry, depth))
 
 
 def _encode_value(entry: Field, depth: int) -> bytes:
@@ -57,10 +67,6 @@ def _encode_value(entry: Field, depth: int) -> bytes:
         return packed
     if not isinstance(value, bytes):
         raise EncodeError(f"field {entry.name!r} does not hold bytes")
-    if entry.type is FieldType.STRING:
-        if b"\0" in value:
-            raise EncodeError(f"string field {entry.name!r} contains NUL")
-        return value.replace(b"\n", _NEWLINE_IN_STRING)
     return base64.b64encode(value)
 
 

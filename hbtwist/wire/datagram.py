@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from hbtwist.wire import classic, netstring
 from hbtwist.wire.auth import Keyring
 from hbtwist.wire.compress import compressed_payload
 from hbtwist.wire.errors import AuthenticationFailed, EncodeError, MalformedPacket
 from hbtwist.wire.limits import MAXMSG
-from hbtwist.wire.message import Message
+from hbtwist.wire.message import Field, Message
 
 _MAX_TRAILER_DIGITS = 3
 
@@ -35,9 +37,27 @@ def trailer(authstr: bytes) -> bytes:
     return b"%d:%s," % (len(authstr), authstr)
 
 
+class EncodedMessage(Message):
+    """A message that carries its datagram, made with it: encoding it again with the same
+    keyring hands that datagram out (a message never changes, so neither does its datagram)."""
+
+    __slots__ = ("datagram", "keyring")
+
+    def __init__(self, fields: Iterable[Field], keyring: Keyring, datagram: bytes) -> None:
+        super().__init__(fields)
+        self.keyring = keyring
+        self.datagram = datagram
+
+
 def encode_datagram(message: Message, keyring: Keyring) -> bytes:
     """A netstring payload plus its authentication trailer, as every UDP medium sends it."""
-    payload = netstring.encode_netstring(message)
+    if isinstance(message, EncodedMessage) and message.keyring is keyring:
+        return message.datagram
+    return signed_datagram(netstring.encode_netstring(message), keyring)
+
+
+def signed_datagram(payload: bytes, keyring: Keyring) -> bytes:
+    """A netstring payload with its authentication trailer, refused if too big to send."""
     datagram = payload + trailer(keyring.sign(payload))
     if len(datagram) >= MAXMSG:
         raise EncodeError(f"datagram of {len(datagram)} bytes is too big (limit {MAXMSG - 1})")

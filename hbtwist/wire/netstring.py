@@ -27,8 +27,20 @@ def encode_netstring(message: Message, depth: int = 0) -> bytes:
     return START + b"".join(rendered_all(_RENDERED, message, _encode_element, depth)) + END
 
 
+def string_element(name: bytes, value: bytes) -> bytes:
+    """The element of a STRING field whose name is already known to be valid."""
+    if b"\0" in value:
+        raise EncodeError(f"string field {name!r} contains NUL")
+    item = b"(0)%s=%s" % (name, value)
+    return b"%d:%s," % (len(item), item)
+
+
 def _encode_element(entry: Field, depth: int) -> bytes:
     check_name(entry.name)
+    if entry.type is FieldType.STRING:
+        if not isinstance(entry.value, bytes):
+            raise EncodeError(f"field {entry.name!r} does not hold bytes")
+        return string_element(entry.name, entry.value)
     item = b"(%d)%s=%s" % (entry.type, entry.name, _encode_value(entry, depth))
     return b"%d:%s," % (len(item), item)
 
@@ -45,8 +57,6 @@ def _encode_value(entry: Field, depth: int) -> bytes:
         return pack_list(value)
     if not isinstance(value, bytes):
         raise EncodeError(f"field {entry.name!r} does not hold bytes")
-    if entry.type is FieldType.STRING and b"\0" in value:
-        raise EncodeError(f"string field {entry.name!r} contains NUL")
     return value
 
 

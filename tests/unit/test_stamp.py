@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hbtwist.core.stamp import Identity, Stamper
 from hbtwist.wire import AuthKey, AuthMethod, Keyring, Message, decode_datagram, encode_datagram
+from hbtwist.wire.datagram import EncodedMessage
 
 VECTORS = Path(__file__).parent.parent / "fixtures" / "heartbeat-3.0.6"
 RING = Keyring(1, {1: AuthKey(1, AuthMethod.SHA1, b"anchor-sha1-key-2024")})
@@ -92,3 +93,56 @@ def test_changed_clock_load_generation_and_ttl_show_in_the_next_stamp() -> None:
     fields = ("ts", "ld", "hg", "ttl")
     assert [first.text(name) for name in fields] == ["10", "0.10 0.05 0.01 1/99 7", "5", "3"]
     assert [second.text(name) for name in fields] == ["1f", "2.00 1.00 0.50 3/120 9", "6", "4"]
+
+
+def test_a_status_stamped_again_and_again_is_what_stamping_it_afresh_gives() -> None:
+    """The same status stamped repeatedly (through its template) gives, byte for byte, what a
+    fresh stamp of an equal message gives, while the clock, load, generation, ttl, inner signing
+    and keyring change between stamps."""
+    now, load = [16.0], ["0.10 0.05 0.01 1/99 7"]
+    other_ring = Keyring(2, {2: AuthKey(2, AuthMethod.MD5, b"other-key")})
+
+    def stamper() -> Stamper:
+        identity = Identity("n1", b"u" * 16, 5)
+        return Stamper(
+            identity, RING, ttl=3, inner_auth=True, wallclock=lambda: now[0], loadavg=lambda: load[0]
+        )
+
+    repeating, fresh = stamper(), stamper()
+    status = Message.of(("t", "status"), ("st", "active"), ("dt", "1388"), ("protocol", "1"))
+    changes = [
+        lambda s: None,
+        lambda s: None,
+        lambda s: now.__setitem__(0, 31.9),
+        lambda s: load.__setitem__(0, "2.00 1.00\n0.50 3/120 9"),
+        lambda s: setattr(s.identity, "generation", 6),
+        lambda s: setattr(s, "ttl", 4),
+        lambda s: setattr(s, "inner_auth", False),
+        lambda s: setattr(s, "keyring", other_ring),
+        lambda s: None,
+    ]
+    templated = 0
+    for change in changes:
+        change(repeating)
+        change(fresh)
+        got = repeating.stamp(status)
+        expected = fresh.stamp(Message(status.fields))
+        assert got == expected
+        plain = Message(expected.fields)
+        assert encode_datagram(got, repeating.keyring) == encode_datagram(plain, fresh.keyring)
+        templated += isinstance(got, EncodedMessage)
+    assert templated == len(changes) - 1  # all but the first
+
+
+def test_a_repeated_status_from_a_real_daemon_is_rebuilt_byte_for_byte() -> None:
+    """Stamping the type fields of a captured status a second time in a row (the repeated path)
+    still yields the captured datagram exactly."""
+    captured = _first_vector("status")
+    original = decode_datagram(captured, RING)
+    stamper = _stamper_like(original)
+    stamper.last_seq = int(original.text("seq") or "0", 16) - 2
+    bare = Message(f for f in original if f.name in (b"t", b"st", b"dt", b"protocol"))
+    stamper.stamp(bare)
+    again = stamper.stamp(bare)
+    assert isinstance(again, EncodedMessage)
+    assert encode_datagram(again, RING) == captured

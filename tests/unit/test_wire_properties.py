@@ -26,6 +26,7 @@ from hbtwist.wire import (
     verify_inner,
 )
 from hbtwist.wire.limits import MAXLIST
+from hbtwist.wire.template import MessageTemplate
 from tests.wirecases import (
     HELLO_SHA1,
     MUTATIONS,
@@ -238,6 +239,36 @@ def test_other_key_is_rejected(message, secret, other):
         decode_datagram(encode_datagram(sign_inner(message, mine), mine), theirs)
     with pytest.raises(WireError):
         decode_datagram(encode_frame(message, mine), theirs)
+
+
+# --------------------------------------------------------------------------------------------
+# Templates give what encoding the whole message gives
+
+SLOT_NAMES = (b"seq", b"ts", b"ld")
+
+
+@SLOW
+@given(
+    messages(classic=True),
+    st.lists(st.lists(strings(classic=True), min_size=3, max_size=3), min_size=1, max_size=3),
+    rings(),
+    st.booleans(),
+)
+def test_filled_template_is_the_encoded_message(message, fills, ring, inner_auth):
+    """Filling a template's slots gives the fields, and byte for byte the datagram, that setting
+    those fields, signing inside (if asked) and encoding the whole message give."""
+    assume(not any(entry.name in (b"auth", *SLOT_NAMES) for entry in message))
+    placeholders = [Field(name, FieldType.STRING, b"") for name in SLOT_NAMES]
+    shape = Message([*message.fields[:1], *placeholders[:2], *message.fields[1:], placeholders[2]])
+    template = MessageTemplate(shape.fields, SLOT_NAMES, ring, inner_auth=inner_auth)
+    for values in fills:
+        slot_fields = [Field(n, FieldType.STRING, v) for n, v in zip(SLOT_NAMES, values, strict=True)]
+        filled = template.fill(slot_fields)
+        expected = shape.with_fields(slot_fields)
+        if inner_auth:
+            expected = sign_inner(expected, ring)
+        assert filled == expected
+        assert encode_datagram(filled, ring) == encode_datagram(expected, ring)
 
 
 # --------------------------------------------------------------------------------------------
