@@ -22,15 +22,6 @@ Key = TypeVar("Key")
 Value = TypeVar("Value")
 
 
-def remembered(memo: dict[Key, Value], key: Key, make: Callable[[Key, int], Value], depth: int) -> Value:
-    """`memo[key]`, made by `make(key, depth)` and kept the first time."""
-    value = memo.get(key)
-    if value is None:
-        value = make(key, depth)
-        _keep(memo, key, value)
-    return value
-
-
 def rendered_all(
     memo: dict[tuple[bytes, FieldType, FieldValue], bytes],
     entries: Iterable[Field],
@@ -49,12 +40,13 @@ def rendered_all(
         form = known(key)
         if form is None:
             form = render(entry, depth)
-            _keep(memo, key, form)
+            keep(memo, key, form)
         forms.append(form)
     return forms
 
 
-def _keep(memo: dict[Key, Value], key: Key, value: Value) -> None:
+def keep(memo: dict[Key, Value], key: Key, value: Value) -> None:
+    """Remember `value` for `key`, emptying the memo first when it is full."""
     if len(memo) >= MEMO_LIMIT:
         memo.clear()
     memo[key] = value

@@ -24,8 +24,21 @@ FieldValue: TypeAlias = "bytes | Message | tuple[bytes, ...]"
 Name: TypeAlias = str | bytes
 
 
+_ENCODED_NAMES: dict[str, bytes] = {}
+"""Names given as text, encoded once: code looks fields up by the same few names all the time."""
+_ENCODED_NAMES_LIMIT = 1024
+
+
 def _name(name: Name) -> bytes:
-    return name.encode("ascii") if isinstance(name, str) else name
+    if not isinstance(name, str):
+        return name
+    encoded = _ENCODED_NAMES.get(name)
+    if encoded is None:
+        encoded = name.encode("ascii")
+        if len(_ENCODED_NAMES) >= _ENCODED_NAMES_LIMIT:
+            _ENCODED_NAMES.clear()
+        _ENCODED_NAMES[name] = encoded
+    return encoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +66,11 @@ def _field(name: Name, value: FieldValue | str, type: FieldType | None) -> Field
 class Message:
     """An ordered list of fields; lookups return the first field of a name, as Heartbeat does."""
 
-    __slots__ = ("_fields",)
+    __slots__ = ("_fields", "_first")
 
     def __init__(self, fields: Iterable[Field] = ()) -> None:
         self._fields: tuple[Field, ...] = tuple(fields)
+        self._first: dict[bytes, Field] | None = None
 
     @classmethod
     def of(cls, *pairs: tuple[Name, FieldValue | str]) -> Message:
@@ -70,11 +84,10 @@ class Message:
 
     def field(self, name: Name) -> Field | None:
         """The first field called `name`, or None."""
-        wanted = _name(name)
-        for entry in self._fields:
-            if entry.name == wanted:
-                return entry
-        return None
+        first = self._first
+        if first is None:
+            first = self._first = {entry.name: entry for entry in reversed(self._fields)}
+        return first.get(_name(name))
 
     def get(self, name: Name) -> FieldValue | None:
         """The value of the first field called `name`, or None."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hbtwist.wire.errors import EncodeError, MalformedPacket
 from hbtwist.wire.limits import MAX_LENGTH_DIGITS, MAXDEPTH
-from hbtwist.wire.memo import remembered, rendered_all
+from hbtwist.wire.memo import keep, rendered_all
 from hbtwist.wire.message import Field, FieldType, FieldValue, Message
 from hbtwist.wire.names import check_name, is_valid_name
 from hbtwist.wire.packedlist import pack_list, unpack_list
@@ -13,7 +13,6 @@ START = b"###\n"
 END = b"%%%\n"
 _COMMA = 0x2C
 _TYPES = {0x30 + t.value: t for t in FieldType}
-_STRUCT = b"%d" % FieldType.STRUCT
 _RENDERED: dict[tuple[bytes, FieldType, FieldValue], bytes] = {}
 """The elements (`len:(t)name=value,`) of fields sent lately."""
 _PARSED: dict[bytes, Field] = {}
@@ -68,19 +67,23 @@ def decode_netstring(data: bytes, start: int = 0, depth: int = 0) -> tuple[Messa
         raise MalformedPacket("netstring message does not start with ###")
     position = start + len(START)
     fields = []
+    size = len(data)
+    known = _PARSED.get
     while not data.startswith(END, position):
         colon = data.find(b":", position, position + MAX_LENGTH_DIGITS + 1)
         digits = data[position:colon]
         if colon < 0 or not digits.isdigit():
             raise MalformedPacket("bad element length in netstring message")
         stop = colon + 1 + int(digits)
-        if stop >= len(data) or data[stop] != _COMMA:
+        if stop >= size or data[stop] != _COMMA:
             raise MalformedPacket("netstring element overruns the message")
         element = data[colon + 1 : stop]
-        if element[1:2] == _STRUCT:
-            fields.append(_decode_element(element, depth))
-        else:
-            fields.append(remembered(_PARSED, element, _decode_element, depth))
+        entry = known(element)
+        if entry is None:
+            entry = _decode_element(element, depth)
+            if entry.type is not FieldType.STRUCT:
+                keep(_PARSED, element, entry)
+        fields.append(entry)
         position = stop + 1
     return Message(fields), position + len(END)
 
