@@ -91,8 +91,15 @@ class SimOutput:
         for sink in list(self.event_sinks):
             sink(event)
 
+    def transmit_to(self, message: Message, node: str) -> None:
+        """The simulated media reach every node: a message for one node goes everywhere."""
+        self.transmit(message)
+
     def rejected(self, reason: str, total: int, link: str, source: object, detail: str) -> None:
         """Drops are counted by the core; the simulation logs nothing."""
+
+    def heard_from(self, node: str, source: object) -> None:
+        """The simulated media have no unicast links to learn."""
 
 
 @implementer(IGroupActions)

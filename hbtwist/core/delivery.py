@@ -109,6 +109,15 @@ class ReliableDelivery:
         self._out.transmit(stamped)
         return seq
 
+    def _acknowledge(self, sender: str, seq: int) -> None:
+        """Tell `sender` this node has its messages up to `seq`. Only the sender reads an
+        acknowledgement (unsequenced, nobody tracks it), so it skips the unicast media known
+        to reach other nodes only."""
+        self.stats.sent += 1
+        ack = Message.of(("t", "NS_ackmsg"), ("dest", sender), ("ackseq", f"{seq:x}"))
+        stamped = self.stamper.stamp(ack, self._uuid_of(sender))
+        self._out.transmit_to(stamped, sender)
+
     def repeat(self, seq: int) -> None:
         """Transmit the message sent as `seq` once more, as it was (receivers take the copy
         for a duplicate); nothing if the history no longer holds it."""
@@ -265,4 +274,4 @@ class ReliableDelivery:
         candidate = contiguous - (contiguous - stream.ack_trigger) % ACK_DIVISOR
         if candidate > stream.last_acked and candidate > 0:
             stream.last_acked = candidate
-            self.send(Message.of(("t", "NS_ackmsg"), ("dest", sender), ("ackseq", f"{candidate:x}")))
+            self._acknowledge(sender, candidate)

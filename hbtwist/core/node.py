@@ -212,7 +212,7 @@ class NodeCore:
         elif header.unsequenced:
             self._receive_unsequenced(kind, header.message, peer, link, source)
         else:
-            self._receive_sequenced(kind, header.message, peer, header.seq, generation, link)
+            self._receive_sequenced(kind, header, peer, link, source)
 
     def _lookup(self, header: Header) -> Peer | None:
         membership = self.membership
@@ -272,8 +272,9 @@ class NodeCore:
             self.stats.received += 1
 
     def _receive_sequenced(
-        self, kind: str, message: Message, peer: Peer, seq: int, generation: int, link: str
+        self, kind: str, header: Header, peer: Peer, link: str, source: object
     ) -> None:
+        message, seq, generation = header.message, header.seq, header.generation
         self.membership.track_generation(peer, generation, seq, kind == "status")
         delivery = self.delivery
         observation = delivery.observe(peer.name, seq)
@@ -284,6 +285,8 @@ class NodeCore:
                 self.membership.link_heard(peer, link)
                 self.membership.peer_heard(peer, new=False)
             return
+        if kind == "status":
+            self._out.heard_from(peer.name, source)
         self.membership.link_heard(peer, link)
         if observation.verdict is Verdict.DUPLICATE:
             self.stats.dropped.duplicate += 1
@@ -394,6 +397,9 @@ class _DeliveryOutput:
 
     def transmit(self, message: Message) -> None:
         self._core._out.transmit(message)
+
+    def transmit_to(self, message: Message, node: str) -> None:
+        self._core._out.transmit_to(message, node)
 
     def deliver(self, sender: str, message: Message) -> None:
         self._core._delivered(sender, message)

@@ -14,6 +14,10 @@ class IDeliveryOutput(Interface):
     def transmit(message: Message) -> None:
         """Send one stamped message on every medium (a retransmission is sent byte-identically)."""
 
+    def transmit_to(message: Message, node: str) -> None:
+        """Send one stamped message that only `node` uses (an acknowledgement): on every medium
+        but the unicast ones known to reach other nodes only."""
+
     def deliver(sender: str, message: Message) -> None:
         """One application message, in the sender's order, exactly once."""
 
@@ -26,6 +30,9 @@ class ICoreOutput(IDeliveryOutput):
 
     def rejected(reason: str, total: int, link: str, source: object, detail: str) -> None:
         """A datagram was dropped before use; `total` counts the drops for `reason` so far."""
+
+    def heard_from(node: str, source: object) -> None:
+        """A current status of `node` came from the address `source` (as its medium gave it)."""
 
 
 class IMembershipOutput(Interface):

@@ -41,6 +41,7 @@ from hbtwist.media.interface import (
     MediumUnavailable,
     Outgoing,
 )
+from hbtwist.media.routes import UnicastRoutes
 from hbtwist.wire import Message, encode_datagram
 
 _log = Logger()
@@ -93,6 +94,7 @@ class NodeService(service.Service):
         self.links: list[IMediumLink] = [
             medium_types[medium.kind].open(medium, context) for medium in config.hacf.media
         ]
+        self._routes = UnicastRoutes(self.links)
         hacf = config.hacf
         pings = ping_nodes(hacf.media)
         stamper = Stamper(
@@ -200,6 +202,18 @@ class NodeService(service.Service):
 
     def transmit(self, message: Message) -> None:
         """Send one stamped message on every medium (unless the test hook drops it)."""
+        self._send(message, self.links)
+
+    def transmit_to(self, message: Message, node: str) -> None:
+        """Send one stamped message that only `node` reads, skipping the unicast media known
+        to reach other nodes only."""
+        self._send(message, self._routes.links_to(node))
+
+    def heard_from(self, node: str, source: object) -> None:
+        """Learn which unicast links reach `node` from the address its status came from."""
+        self._routes.heard(node, source)
+
+    def _send(self, message: Message, links: Sequence[IMediumLink]) -> None:
         if self.test_hook.drops_sent():
             return
         last = self._last_outgoing
@@ -207,7 +221,7 @@ class NodeService(service.Service):
             last = Outgoing(message, encode_datagram(message, self._keyring), self._keyring)
             self._last_outgoing = last
             self.core.sent(last.datagram, message)
-        send_all(self.links, last)
+        send_all(links, last)
 
     def deliver(self, sender: str, message: Message) -> None:
         """Hand one cluster message to every listener."""

@@ -96,6 +96,13 @@ class IMediumLink(Interface):
         """Send one message; never raises (failures are counted in send_failures and logged)."""
 
 
+class IUnicastLink(IMediumLink):
+    """A link that reaches one host only (`ucast`): a message that only another node reads
+    (an acknowledgement) need not take it. Optional: a link without it carries everything."""
+
+    peer_host = Attribute("The address of the host this link sends to, as text, once started.")
+
+
 class IMediumType(Interface):
     """A kind of medium, found as a Twisted plugin: its ha.cf directive and how to open it.
 

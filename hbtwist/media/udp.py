@@ -8,7 +8,7 @@ from typing import Any
 
 from twisted.logger import Logger
 from twisted.plugin import IPlugin
-from zope.interface import classImplements, implementer
+from zope.interface import alsoProvides, classImplements, implementer
 
 from hbtwist.config.media import (
     MEDIUM_PARSERS,
@@ -22,7 +22,14 @@ from hbtwist.config.media import (
 from hbtwist.media import hostinfo, sockets
 from hbtwist.media.dgram import DatagramSocket
 from hbtwist.media.guard import Receiver, send_failed
-from hbtwist.media.interface import IMedium, IMediumLink, IMediumType, MediumContext, Outgoing
+from hbtwist.media.interface import (
+    IMedium,
+    IMediumLink,
+    IMediumType,
+    IUnicastLink,
+    MediumContext,
+    Outgoing,
+)
 from hbtwist.media.pacing import ReadPacer
 
 UdpMedium = BcastMedium | McastMedium | Mcast6Medium | UcastMedium | Ucast6Medium
@@ -112,10 +119,14 @@ class UdpLink:
         self._context = context
         self._port: SharedPort | None = None
         self._destination: tuple[Any, ...] = ()
+        self.peer_host = ""
+        if isinstance(medium, (UcastMedium, Ucast6Medium)):
+            alsoProvides(self, IUnicastLink)
 
     def start(self) -> None:
         medium = self.medium
         self._destination = destination(medium)
+        self.peer_host = self._destination[0]
         self._port = port = _shared_port(self._context, family_of(medium), medium.interface, medium.port)
         assert port.socket is not None
         sock = port.socket.socket
