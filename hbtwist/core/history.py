@@ -9,7 +9,7 @@ from hbtwist.core.caps import HISTORY_SIZE
 from hbtwist.wire import Message
 
 
-@dataclass
+@dataclass(slots=True)
 class Sent:
     """One stamped message and when it was last retransmitted (None: never)."""
 
@@ -27,10 +27,12 @@ class TransmitHistory:
 
     def add(self, seq: int, message: Message) -> None:
         """Remember a message just sent; the oldest is forgotten beyond `size`."""
-        self._sent[seq] = Sent(message)
-        self.highest = max(self.highest, seq)
-        while len(self._sent) > self.size:
-            self._sent.popitem(last=False)
+        sent = self._sent
+        sent[seq] = Sent(message)
+        if seq > self.highest:
+            self.highest = seq
+        while len(sent) > self.size:
+            sent.popitem(last=False)
 
     @property
     def lowest(self) -> int:
