@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hbtwist.core.fields import parse_hex
+from hbtwist.core.fields import parse_decimal, parse_hex
 from hbtwist.core.stamp import is_unsequenced
 from hbtwist.wire import AuthenticationFailed, Keyring, Message, WireError, decode_datagram
+from hbtwist.wire.datagram import authentic_netstring
 from hbtwist.wire.names import fold_name
+from hbtwist.wire.netstring import START
 
 UUID_BYTES = 16
 """The length of a node UUID (`srcuuid`, `destuuid`)."""
@@ -49,6 +51,20 @@ class Rejection:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class Overheard:
+    """An authentic acknowledgement for another node, left undecoded: only its addressee reads
+    one, and on shared media (bcast) every node receives every node's."""
+
+
+OVERHEARD = Overheard()
+Inspection = Header | Rejection | Overheard
+"""What `RecentDatagrams.inspect` makes of a datagram."""
+_ACK_START = START + b"14:(0)t=NS_ackmsg,"
+"""How an acknowledgement starts, from Heartbeat 3.0.6 and from hbtwist: its type, then `dest`."""
+_DEST = b"(0)dest="
+
+
 def read_header(message: Message) -> Header | Rejection:
     """The control fields of an authenticated message, or why it is malformed."""
     kind = message.text("t")
@@ -78,27 +94,60 @@ def inspect(data: bytes, keyring: Keyring) -> Header | Rejection:
 
 
 class RecentDatagrams:
-    """`inspect` with the verdicts on the newest `size` distinct datagrams remembered."""
+    """`inspect` with the verdicts on the newest `size` distinct datagrams remembered; with
+    `local` (the node's folded name), an authentic acknowledgement for another node is
+    `OVERHEARD` without being decoded."""
 
-    def __init__(self, keyring: Keyring, size: int = RECENT_DATAGRAMS) -> None:
+    def __init__(self, keyring: Keyring, size: int = RECENT_DATAGRAMS, local: str | None = None) -> None:
         self._keyring = keyring
         self._size = size
-        self._verdicts: dict[bytes, Header | Rejection] = {}
+        self._local = local
+        self._verdicts: dict[bytes, Inspection] = {}
 
-    def inspect(self, data: bytes) -> Header | Rejection:
+    def inspect(self, data: bytes) -> Inspection:
         """The verdict on `data`: remembered if the same bytes arrived lately, else worked out."""
         verdict = self._verdicts.get(data)
         if verdict is None:
-            verdict = inspect(data, self._keyring)
+            if self._overheard(data):
+                verdict = OVERHEARD
+            else:
+                verdict = inspect(data, self._keyring)
             self.remember(data, verdict)
         return verdict
 
-    def remember(self, data: bytes, verdict: Header | Rejection) -> None:
+    def _overheard(self, data: bytes) -> bool:
+        if self._local is None or not data.startswith(_ACK_START):
+            return False
+        addressee = _first_string(data, len(_ACK_START), _DEST)
+        if addressee is None or fold_name(addressee.decode("utf-8", "surrogateescape")) == self._local:
+            return False
+        return authentic_netstring(data, self._keyring)
+
+    def remember(self, data: bytes, verdict: Inspection) -> None:
         """Take `verdict` as the one on `data` (a datagram this node itself encoded)."""
         verdicts = self._verdicts
         verdicts[data] = verdict
         if len(verdicts) > self._size:
             del verdicts[next(iter(verdicts))]
+
+
+def _first_string(data: bytes, start: int, prefix: bytes) -> bytes | None:
+    """The value of the netstring element at `start` if it begins with `prefix` (a STRING
+    field's `(0)name=`), else None."""
+    colon = data.find(b":", start, start + 5)
+    digits = data[start:colon]
+    if colon < 0 or not digits.isdigit():
+        return None
+    stop = colon + 1 + int(digits)
+    if stop >= len(data) or data[stop] != 0x2C or not data.startswith(prefix, colon + 1):
+        return None
+    return data[colon + 1 + len(prefix) : stop]
+
+
+def optional_decimal(message: Message, name: str) -> int | None:
+    """A decimal field's value, 0 when absent, None when present but not a number."""
+    text = message.text(name)
+    return 0 if text is None else parse_decimal(text)
 
 
 def optional_hex(message: Message, name: str) -> int | None:

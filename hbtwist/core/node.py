@@ -13,9 +13,17 @@ from hbtwist.core.caps import LINK_REFRESH_WINDOW
 from hbtwist.core.delivery import ReliableDelivery
 from hbtwist.core.events import Event
 from hbtwist.core.failover import ResourceManager
-from hbtwist.core.fields import parse_decimal
 from hbtwist.core.holders import GroupSpec
-from hbtwist.core.inbound import Header, RecentDatagrams, Rejection, optional_hex, read_header
+from hbtwist.core.inbound import (
+    Header,
+    Inspection,
+    Overheard,
+    RecentDatagrams,
+    Rejection,
+    optional_decimal,
+    optional_hex,
+    read_header,
+)
 from hbtwist.core.membership import PROTOCOL_TYPES, Membership
 from hbtwist.core.output import (
     ICoreOutput,
@@ -73,7 +81,7 @@ class NodeCore:
         self.test_drop: Callable[[str], bool] | None = None
         """The `OnlyForTesting` hook's verdict on a message from a node (None: no hook)."""
         self.stats = NodeStats()
-        self._recent = RecentDatagrams(self.keyring)
+        self._recent = RecentDatagrams(self.keyring, local=fold_name(self.local))
         self._out = output
         self.membership = Membership(
             local=self.local,
@@ -193,7 +201,10 @@ class NodeCore:
         """Process one authenticated message that arrived through the medium named `link`."""
         self._process(read_header(message), link, source)
 
-    def _process(self, header: Header | Rejection, link: str, source: object) -> None:
+    def _process(self, header: Inspection, link: str, source: object) -> None:
+        if isinstance(header, Overheard):
+            self.stats.received += 1
+            return
         if isinstance(header, Rejection):
             self._rejected(header, link, source)
             return
@@ -249,8 +260,8 @@ class NodeCore:
             self.stats.received += 1
             self.delivery.rexmit.refused(peer.name, first)
         elif kind == "NS_rexmit" and destination:
-            first = _optional_decimal(message, "firstseq")
-            last = _optional_decimal(message, "lastseq")
+            first = optional_decimal(message, "firstseq")
+            last = optional_decimal(message, "lastseq")
             if first is None or last is None:
                 self._malformed(link, source, "bad firstseq or lastseq")
                 return
@@ -347,12 +358,6 @@ class NodeCore:
             self.resources.partitions.healed(event.node)
         elif isinstance(event, events.ShutdownNotice):
             self.resources.fencing.node_shut_down(event.node)
-
-
-def _optional_decimal(message: Message, name: str) -> int | None:
-    """A decimal field's value, 0 when absent, None when present but not a number."""
-    text = message.text(name)
-    return 0 if text is None else parse_decimal(text)
 
 
 @implementer(IMembershipOutput)

@@ -72,6 +72,19 @@ def encode_frame(message: Message, keyring: Keyring) -> bytes:
     return frame
 
 
+def authentic_netstring(data: bytes, keyring: Keyring) -> bool:
+    """Whether a netstring datagram's trailer authenticates it, read without decoding the
+    message: the payload ends at its last `%%%\n` (a trailer holds none)."""
+    end = data.rfind(netstring.END) + len(netstring.END)
+    if len(data) >= MAXMSG or not data.startswith(netstring.START) or end < 2 * len(netstring.END):
+        return False
+    try:
+        authstr = _peel_trailer(data, end)
+    except AuthenticationFailed:
+        return False
+    return keyring.verify(authstr, data[:end])
+
+
 def decode_datagram(data: bytes, keyring: Keyring) -> Message:
     """Parse and authenticate a datagram or frame in either format.
 
