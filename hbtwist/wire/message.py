@@ -66,11 +66,11 @@ def _field(name: Name, value: FieldValue | str, type: FieldType | None) -> Field
 class Message:
     """An ordered list of fields; lookups return the first field of a name, as Heartbeat does."""
 
-    __slots__ = ("_fields", "_first")
+    __slots__ = ("_fields", "_names")
 
     def __init__(self, fields: Iterable[Field] = ()) -> None:
         self._fields: tuple[Field, ...] = tuple(fields)
-        self._first: dict[bytes, Field] | None = None
+        self._names: tuple[bytes, ...] | None = None
 
     @classmethod
     def of(cls, *pairs: tuple[Name, FieldValue | str]) -> Message:
@@ -84,10 +84,11 @@ class Message:
 
     def field(self, name: Name) -> Field | None:
         """The first field called `name`, or None."""
-        first = self._first
-        if first is None:
-            first = self._first = {entry.name: entry for entry in reversed(self._fields)}
-        return first.get(_name(name))
+        names = self._names
+        if names is None:
+            names = self._names = tuple(entry.name for entry in self._fields)
+        wanted = _name(name)
+        return self._fields[names.index(wanted)] if wanted in names else None
 
     def get(self, name: Name) -> FieldValue | None:
         """The value of the first field called `name`, or None."""
