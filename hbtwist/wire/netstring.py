@@ -8,6 +8,7 @@ from hbtwist.wire.memo import keep, rendered_all
 from hbtwist.wire.message import Field, FieldType, FieldValue, Message
 from hbtwist.wire.names import check_name, is_valid_name
 from hbtwist.wire.packedlist import pack_list, unpack_list
+from hbtwist.wire.runs import LeadingRuns
 
 START = b"###\n"
 END = b"%%%\n"
@@ -17,6 +18,8 @@ _RENDERED: dict[tuple[bytes, FieldType, FieldValue], bytes] = {}
 """The elements (`len:(t)name=value,`) of fields sent lately."""
 _PARSED: dict[bytes, Field] = {}
 """The fields of elements received lately (nested messages excepted)."""
+_RUNS = LeadingRuns(START)
+"""The leading runs of messages received lately (`hbtwist.wire.runs`)."""
 
 
 def encode_netstring(message: Message, depth: int = 0) -> bytes:
@@ -65,8 +68,9 @@ def decode_netstring(data: bytes, start: int = 0, depth: int = 0) -> tuple[Messa
         raise MalformedPacket(f"message nested deeper than {MAXDEPTH}")
     if not data.startswith(START, start):
         raise MalformedPacket("netstring message does not start with ###")
-    position = start + len(START)
-    fields = []
+    fields, position = _RUNS.take(data, start)
+    learn = True
+    taken = position
     size = len(data)
     known = _PARSED.get
     while not data.startswith(END, position):
@@ -80,6 +84,10 @@ def decode_netstring(data: bytes, start: int = 0, depth: int = 0) -> tuple[Messa
         element = data[colon + 1 : stop]
         entry = known(element)
         if entry is None:
+            if learn:
+                learn = False
+                if position != taken:
+                    _RUNS.met(data, start, position, fields)
             entry = _decode_element(element, depth)
             if entry.type is not FieldType.STRUCT:
                 keep(_PARSED, element, entry)

@@ -13,7 +13,7 @@ NESTED = Message.of(("t", "status"), ("inner", Message.of(("a", "1"))), ("list",
 @pytest.fixture(autouse=True)
 def empty_memos() -> None:
     """Each test starts with empty memos."""
-    for memo in (netstring._RENDERED, netstring._PARSED, classic._RENDERED):
+    for memo in (netstring._RENDERED, netstring._PARSED, netstring._RUNS, classic._RENDERED):
         memo.clear()
 
 

@@ -142,6 +142,18 @@ def test_netstring_round_trip(message):
 
 
 @FAST
+@given(messages(max_depth=2), st.lists(messages(max_depth=2), min_size=1, max_size=5))
+def test_netstring_messages_sharing_a_head_round_trip(head, tails):
+    """Messages that begin with the same fields (a sender's statuses), each decoded three
+    times over in turn, decode to themselves however much of their head is remembered."""
+    for _ in range(3):
+        for tail in tails:
+            message = Message(head.fields + tail.fields)
+            data = encode_netstring(message)
+            assert decode_netstring(data) == (message, len(data))
+
+
+@FAST
 @given(messages())
 def test_netstring_matches_reference_and_reencodes(message):
     """The codec writes what the spec's reference encoder writes; decoding that re-encodes exactly."""
