@@ -1,8 +1,9 @@
 """A datagram socket that the reactor watches for reading and that sends with a plain `sendto`.
 
 Heartbeats make small datagrams many times a second; this is the least work per datagram that
-the reactor allows: no per-read address conversion, no per-write address check, and one
-non-blocking read after another until the socket is empty (READS_PER_WAKEUP at most).
+the reactor allows: no per-read address conversion, no per-write address check, one read per
+wakeup while the node is quiet, and one non-blocking read after another until the socket is
+empty (READS_PER_WAKEUP at most) while it is busy (`hbtwist.media.pacing`).
 """
 
 from __future__ import annotations
@@ -85,18 +86,23 @@ class DatagramSocket:
         return self._fileno
 
     def doRead(self) -> None:  # noqa: N802
-        """Read what has arrived, up to READS_PER_WAKEUP datagrams, and tell the pacer."""
-        count = self.drain()
-        if self._pacer is not None:
-            self._pacer.read(count)
+        """Read one datagram and tell the pacer, or without a pacer read up to READS_PER_WAKEUP.
 
-    def drain(self) -> int:
-        """Read what has arrived, up to READS_PER_WAKEUP datagrams; how many were read."""
+        The reactor watches the socket level-triggered, so a datagram left waiting wakes it
+        again at once, and a pacer has the socket read in bulk once datagrams come faster than
+        one per beat. A quiet node's wakeup then ends without a read that finds nothing."""
+        if self._pacer is None:
+            self.drain()
+        else:
+            self._pacer.read(self.drain(1))
+
+    def drain(self, most: int | None = None) -> int:
+        """Read what has arrived, up to `most` datagrams (READS_PER_WAKEUP); how many were read."""
         if self._fileno < 0:
             return 0
         recvfrom, size, receive = self.socket.recvfrom, self._max_size, self._receive
         received = 0
-        for _ in range(READS_PER_WAKEUP):
+        for _ in range(READS_PER_WAKEUP if most is None else most):
             try:
                 data, address = recvfrom(size)
             except (BlockingIOError, InterruptedError):

@@ -155,3 +155,26 @@ def test_a_socket_that_fails_to_drain_leaves_the_beat_going() -> None:
         clock.advance(BEAT)
     assert pacer.paced and len(clock.getDelayedCalls()) == 1
     pacer.remove(reader)
+
+
+def test_a_watched_socket_reads_one_datagram_per_wakeup() -> None:
+    """While quiet, each wakeup reads one datagram and counts it; the ones left waiting are read,
+    in order, by the wakeups the level-triggered reactor makes for them."""
+    clock, reactor = Clock(), FakeReaderReactor()
+    pacer = ReadPacer(clock, KEEPALIVE)
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.setblocking(False)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    received: list[bytes] = []
+    reader = DatagramSocket(reactor, receiver, lambda data, _: received.append(data), 2048, pacer)
+    reader.start()
+    for number in range(3):
+        sender.sendto(b"%d" % number, receiver.getsockname())
+    reader.doRead()
+    assert received == [b"0"]
+    reader.doRead()
+    reader.doRead()
+    assert received == [b"0", b"1", b"2"] and reader in reactor.reading and not pacer.paced
+    reader.close()
+    sender.close()
