@@ -58,7 +58,16 @@ class Overheard:
 
 
 OVERHEARD = Overheard()
-Inspection = Header | Rejection | Overheard
+
+
+@dataclass(frozen=True, slots=True)
+class Echo:
+    """A datagram this node sent, heard back (its broadcast echoed, or a copy): it tells only
+    that the link it came through carries this node's packets."""
+
+
+ECHO = Echo()
+Inspection = Header | Rejection | Overheard | Echo
 """What `RecentDatagrams.inspect` makes of a datagram."""
 _ACK_START = START + b"14:(0)t=NS_ackmsg,"
 """How an acknowledgement starts, from Heartbeat 3.0.6 and from hbtwist: its type, then `dest`."""

@@ -15,6 +15,8 @@ from hbtwist.core.events import Event
 from hbtwist.core.failover import ResourceManager
 from hbtwist.core.holders import GroupSpec
 from hbtwist.core.inbound import (
+    ECHO,
+    Echo,
     Header,
     Inspection,
     Overheard,
@@ -193,20 +195,17 @@ class NodeCore:
         """Check and decode one datagram or frame that arrived through the medium `link`."""
         self._process(self._recent.inspect(data), link, source)
 
-    def sent(self, datagram: bytes, message: Message) -> None:
-        """This node sent `message` as `datagram`: its echo (a broadcast) needs no decoding."""
-        self._recent.remember(datagram, read_header(message))
+    def sent(self, datagram: bytes) -> None:
+        """This node sent `datagram`: its echo (a broadcast) needs no decoding."""
+        self._recent.remember(datagram, ECHO)
 
     def receive(self, message: Message, link: str, source: object = None) -> None:
         """Process one authenticated message that arrived through the medium named `link`."""
         self._process(read_header(message), link, source)
 
     def _process(self, header: Inspection, link: str, source: object) -> None:
-        if isinstance(header, Overheard):
-            self.stats.received += 1
-            return
-        if isinstance(header, Rejection):
-            self._rejected(header, link, source)
+        if not isinstance(header, Header):
+            self._process_other(header, link, source)
             return
         if self.test_drop is not None and header.name != self.local and self.test_drop(header.raw_name):
             return
@@ -224,6 +223,14 @@ class NodeCore:
             self._receive_unsequenced(kind, header.message, peer, link, source)
         else:
             self._receive_sequenced(kind, header, peer, link, source)
+
+    def _process_other(self, verdict: Echo | Overheard | Rejection, link: str, source: object) -> None:
+        if isinstance(verdict, Echo):
+            self.membership.link_heard(self.membership.peers[self.local], link)
+        elif isinstance(verdict, Overheard):
+            self.stats.received += 1
+        else:
+            self._rejected(verdict, link, source)
 
     def _lookup(self, header: Header) -> Peer | None:
         membership = self.membership
@@ -332,13 +339,7 @@ class NodeCore:
         self._rejected(Rejection("malformed", detail), link, source)
 
     def _rejected(self, rejection: Rejection, link: str, source: object) -> None:
-        dropped = self.stats.dropped
-        if rejection.reason == "bad_auth":
-            dropped.bad_auth += 1
-            total = dropped.bad_auth
-        else:
-            dropped.malformed += 1
-            total = dropped.malformed
+        total = self.stats.dropped.rejected(rejection.reason)
         self._out.rejected(rejection.reason, total, link, source, rejection.detail)
 
     def _delivered(self, sender: str, message: Message) -> None:

@@ -21,6 +21,14 @@ class DropCounts:
         """(reason, count) for every reason, in declaration order."""
         return [(each.name, getattr(self, each.name)) for each in fields(self)]
 
+    def rejected(self, reason: str) -> int:
+        """Count one packet rejected as `bad_auth` (else as `malformed`); that count so far."""
+        if reason == "bad_auth":
+            self.bad_auth += 1
+            return self.bad_auth
+        self.malformed += 1
+        return self.malformed
+
 
 @dataclass
 class RexmitCounts:

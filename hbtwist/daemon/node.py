@@ -220,7 +220,7 @@ class NodeService(service.Service):
         if last is None or last.message is not message:
             last = Outgoing(message, encode_datagram(message, self._keyring), self._keyring)
             self._last_outgoing = last
-            self.core.sent(last.datagram, message)
+            self.core.sent(last.datagram)
         send_all(links, last)
 
     def deliver(self, sender: str, message: Message) -> None:

@@ -113,7 +113,7 @@ def test_own_echo_needs_no_decoding(decodes: list[bytes]) -> None:
     core.start()
     message = outgoing[-1]
     datagram = encode_datagram(message, KEYRING)
-    core.sent(datagram, message)
+    core.sent(datagram)
     core.datagram_received(datagram, "eth1")
     own = core.membership.peers["node1"]
     assert decodes == []
