@@ -10,6 +10,7 @@ does (duplicate, replay, link refresh) is still decided at each arrival by the n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from hbtwist.core.fields import parse_decimal, parse_hex
 from hbtwist.core.stamp import is_unsequenced
@@ -25,9 +26,9 @@ RECENT_DATAGRAMS = 64
 16 nodes in flight at once, with room to spare."""
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
-    """The control fields of an authentic, well-formed message."""
+class Header(NamedTuple):
+    """The control fields of an authentic, well-formed message (a named tuple: immutable, as a
+    remembered verdict must be, and quick to make for every message received)."""
 
     message: Message
     kind: str

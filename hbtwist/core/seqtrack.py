@@ -29,6 +29,14 @@ class Observation:
     they are given up."""
 
 
+NEXT = Observation(Verdict.ACCEPT)
+"""The verdict on the number after the last, nothing else revealed (the common case, shared)."""
+SAME = Observation(Verdict.DUPLICATE)
+"""The verdict on the last number again (shared)."""
+STALE = Observation(Verdict.OLD)
+"""The verdict on a number below the last that is not missing (shared)."""
+
+
 class SequenceTracker:
     """Remembers the last sequence number of one sender and the numbers still missing."""
 
@@ -54,9 +62,9 @@ class SequenceTracker:
         last = self.last_seq
         if last is None or seq == last + 1:
             self.last_seq = seq
-            return Observation(Verdict.ACCEPT)
+            return NEXT
         if seq == last:
-            return Observation(Verdict.DUPLICATE)
+            return SAME
         if seq > last:
             first_lost, last_lost = last + 1, seq - 1
             self.last_seq = seq
@@ -77,4 +85,4 @@ class SequenceTracker:
         if seq in self.missing:
             del self.missing[seq]
             return Observation(Verdict.ACCEPT, recovered=True)
-        return Observation(Verdict.OLD)
+        return STALE

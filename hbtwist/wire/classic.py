@@ -18,7 +18,7 @@ _NEWLINE_IN_STRING = b"\x13"
 _NEWLINE_AT_DEPTH = bytes([*range(0x14, 0x20), *range(0x0F, 0x13)])
 _TYPES = {b"(%d)" % t.value: t for t in FieldType if t is not FieldType.STRING}
 AUTH = b"auth"
-_RENDERED: dict[tuple[bytes, FieldType, FieldValue], bytes] = {}
+_RENDERED: dict[Field, bytes] = {}
 """The `name=value` lines of fields sent lately."""
 
 

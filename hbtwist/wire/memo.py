@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from hbtwist.wire.message import Field, FieldType, FieldValue
+from hbtwist.wire.message import Field, FieldType
 
 MEMO_LIMIT = 4096
 """Entries a memo holds before it starts again from empty (a flood of distinct fields then
@@ -23,7 +23,7 @@ Value = TypeVar("Value")
 
 
 def rendered_all(
-    memo: dict[tuple[bytes, FieldType, FieldValue], bytes],
+    memo: dict[Field, bytes],
     entries: Iterable[Field],
     render: Callable[[Field, int], bytes],
     depth: int,
@@ -36,11 +36,10 @@ def rendered_all(
         if entry.type is FieldType.STRUCT:
             forms.append(render(entry, depth))
             continue
-        key = (entry.name, entry.type, entry.value)
-        form = known(key)
+        form = known(entry)
         if form is None:
             form = render(entry, depth)
-            keep(memo, key, form)
+            keep(memo, entry, form)
         forms.append(form)
     return forms
 

@@ -14,7 +14,7 @@ START = b"###\n"
 END = b"%%%\n"
 _COMMA = 0x2C
 _TYPES = {0x30 + t.value: t for t in FieldType}
-_RENDERED: dict[tuple[bytes, FieldType, FieldValue], bytes] = {}
+_RENDERED: dict[Field, bytes] = {}
 """The elements (`len:(t)name=value,`) of fields sent lately."""
 _PARSED: dict[bytes, Field] = {}
 """The fields of elements received lately (nested messages excepted)."""
