@@ -268,9 +268,10 @@ class Membership:
         advertised = parse_hex(message.text("dt"))
         if advertised:
             peer.deadtime_ms = advertised
-        if "protocol" not in message:
+        flow_control = "protocol" in message
+        if not flow_control:
             self.flow_control = False
-        self._out.heard_status(peer.name, "hbtwist" in message, "protocol" in message)
+        self._out.heard_status(peer.name, "hbtwist" in message, flow_control)
         self._heard_pings(peer, message.text(PINGS_FIELD))
         status = message.text("st") or ""
         if status.lower() != peer.status.lower():

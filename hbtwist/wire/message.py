@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
 from typing import NamedTuple, TypeAlias
 
 
@@ -62,6 +63,12 @@ def _field(name: Name, value: FieldValue | str, type: FieldType | None) -> Field
     return Field(_name(name), type, value)
 
 
+_NAME_OF = itemgetter(0)
+"""A field's name (fields are named tuples)."""
+_STRING, _BINARY = FieldType.STRING, FieldType.BINARY
+"""Field types a lookup checks, read as module globals: quicker than through the enum class."""
+
+
 class Message:
     """An ordered list of fields; lookups return the first field of a name, as Heartbeat does."""
 
@@ -85,8 +92,10 @@ class Message:
         """The first field called `name`, or None."""
         names = self._names
         if names is None:
-            names = self._names = tuple(entry.name for entry in self._fields)
-        wanted = _name(name)
+            names = self._names = tuple(map(_NAME_OF, self._fields))
+        wanted = name if name.__class__ is bytes else _ENCODED_NAMES.get(name)  # type: ignore[arg-type]
+        if wanted is None:
+            wanted = _name(name)
         return self._fields[names.index(wanted)] if wanted in names else None
 
     def get(self, name: Name) -> FieldValue | None:
@@ -97,18 +106,18 @@ class Message:
     def text(self, name: Name) -> str | None:
         """The first STRING field called `name` as text (undecodable bytes kept as escapes)."""
         entry = self.field(name)
-        if entry is None or entry.type is not FieldType.STRING:
+        if entry is None or entry.type is not _STRING:
             return None
-        assert isinstance(entry.value, bytes)
-        return entry.value.decode("utf-8", "surrogateescape")
+        value: bytes = entry.value  # type: ignore[assignment]
+        return value.decode("utf-8", "surrogateescape")
 
     def binary(self, name: Name) -> bytes | None:
         """The first BINARY field called `name`, or None."""
         entry = self.field(name)
-        if entry is None or entry.type is not FieldType.BINARY:
+        if entry is None or entry.type is not _BINARY:
             return None
-        assert isinstance(entry.value, bytes)
-        return entry.value
+        value: bytes = entry.value  # type: ignore[assignment]
+        return value
 
     def with_field(self, name: Name, value: FieldValue | str, type: FieldType | None = None) -> Message:
         """A copy with `name` set: the first such field replaced in place, else appended."""
