@@ -11,6 +11,7 @@ from twisted.logger import LogEvent, globalLogPublisher
 from twisted.python.failure import Failure
 
 from hbtwist.daemon.reactor import HeartbeatReactor, install_if_unset
+from hbtwist.media.dgram import DatagramSocket
 
 
 class Reader:
@@ -100,3 +101,55 @@ def test_an_installed_reactor_is_kept() -> None:
     from twisted.internet import reactor as still
 
     assert still is reactor
+
+
+def _datagram_socket(
+    reactor: HeartbeatReactor, received: list[bytes]
+) -> tuple[DatagramSocket, socket.socket]:
+    """A DatagramSocket on the reactor recording what it reads, and a socket to write to it."""
+    mine, peer = _pair()
+    reader = DatagramSocket(reactor, mine, lambda data, _source: received.append(data), 2048)
+    reader.start()
+    return reader, peer
+
+
+def test_a_readable_datagram_socket_is_read_directly(reactor: HeartbeatReactor) -> None:
+    """A datagram socket that is readable gets its datagrams in one turn, read by its own doRead."""
+    received: list[bytes] = []
+    reader, peer = _datagram_socket(reactor, received)
+    peer.send(b"status")
+    peer.send(b"ack")
+    reactor.doPoll(1.0)
+    assert received == [b"status", b"ack"]
+    reader.close()
+    peer.close()
+
+
+def test_a_datagram_socket_whose_read_raises_is_logged_and_closed(
+    reactor: HeartbeatReactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a datagram socket's doRead raises is logged, and the socket is closed and unwatched,
+    as a failing descriptor is; a second socket is still read in the same turn."""
+    broken, broken_peer = _datagram_socket(reactor, [])
+    received: list[bytes] = []
+    good, good_peer = _datagram_socket(reactor, received)
+
+    def fail() -> None:
+        raise RuntimeError("broken socket")
+
+    monkeypatch.setattr(broken, "doRead", fail)
+    broken_peer.send(b"x")
+    good_peer.send(b"y")
+    logged: list[LogEvent] = []
+    globalLogPublisher.addObserver(logged.append)
+    try:
+        reactor.doPoll(1.0)
+    finally:
+        globalLogPublisher.removeObserver(logged.append)
+    failures = [event["log_failure"] for event in logged if "log_failure" in event]
+    assert [str(failure.value) for failure in failures] == ["broken socket"]
+    assert broken.fileno() == -1 and broken not in reactor.getReaders()
+    assert received == [b"y"]
+    good.close()
+    for end in (broken_peer, good_peer):
+        end.close()
