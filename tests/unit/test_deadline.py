@@ -8,16 +8,17 @@ from twisted.internet.task import Clock
 from hbtwist.core.deadline import Deadline
 
 
-def make() -> tuple[Clock, Deadline, list[float]]:
-    """A clock, a deadline on it, and the latenesses it expired with."""
-    clock, expiries = Clock(), []
-    return clock, Deadline(clock, expiries.append), expiries
+def make(clock: Clock) -> tuple[Deadline, list[float]]:
+    """A deadline on `clock`, and the latenesses it expired with."""
+    expiries: list[float] = []
+    return Deadline(clock, expiries.append), expiries
 
 
 def test_pushed_back_it_keeps_one_pending_call_and_expires_at_the_last_due_time() -> None:
     """Re-armed for later at every step, the deadline never expires early, keeps one pending
     call, and expires exactly one delay after the last re-arm."""
-    clock, deadline, expiries = make()
+    clock = Clock()
+    deadline, expiries = make(clock)
     deadline.arm(0.5)
     for _ in range(20):
         clock.advance(0.125)
@@ -31,30 +32,26 @@ def test_pushed_back_it_keeps_one_pending_call_and_expires_at_the_last_due_time(
 
 def test_armed_earlier_it_expires_at_the_earlier_time() -> None:
     """A re-arm for sooner than the pending call moves the call."""
-    clock, deadline, expiries = make()
+    clock = Clock()
+    deadline, expiries = make(clock)
     deadline.arm(4.0)
     deadline.arm(1.0)
     clock.advance(1.0)
     assert expiries == [0.0] and clock.getDelayedCalls() == []
 
 
-def test_a_late_expiry_reports_its_lateness() -> None:
-    """Run late (the clock jumped past the due time), the expiry gets how late it is."""
-    clock, deadline, expiries = make()
-    deadline.arm(1.0)
+def test_a_late_expiry_reports_its_lateness_and_a_cancelled_one_never_comes() -> None:
+    """Run late (the clock jumped past the due time), the expiry gets how late it is; a
+    cancelled deadline, pushed back or not, leaves nothing pending and never expires."""
+    clock = Clock()
+    (late, late_expiries), (cancelled, cancelled_expiries) = make(clock), make(clock)
+    for deadline in (late, cancelled):
+        deadline.arm(1.0)
     clock.advance(0.5)
-    deadline.arm(1.0)
-    clock.advance(2.0)
-    assert expiries == [1.0]
-
-
-def test_cancelled_it_never_expires() -> None:
-    """A cancelled deadline, pushed back or not, leaves nothing pending and never expires."""
-    clock, deadline, expiries = make()
-    deadline.arm(1.0)
-    clock.advance(0.5)
-    deadline.arm(1.0)
+    for deadline in (late, cancelled):
+        deadline.arm(1.0)
     clock.advance(0.75)
-    deadline.cancel()
-    clock.advance(5.0)
-    assert expiries == [] and not deadline.armed and clock.getDelayedCalls() == []
+    cancelled.cancel()
+    clock.advance(1.25)
+    assert late_expiries == [1.0] and cancelled_expiries == []
+    assert not late.armed and not cancelled.armed and clock.getDelayedCalls() == []

@@ -112,19 +112,26 @@ def test_closing_the_last_socket_stops_the_beat() -> None:
     assert not pacer.paced and clock.getDelayedCalls() == [] and not reader.watched
 
 
+def _paced_socket(
+    reactor: FakeReaderReactor, pacer: ReadPacer, received: list[bytes]
+) -> tuple[DatagramSocket, socket.socket, tuple[str, int]]:
+    """A started DatagramSocket under `pacer` on a loopback port, recording what it reads; a
+    socket to send to it, and its address."""
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.setblocking(False)
+    reader = DatagramSocket(reactor, receiver, lambda data, _: received.append(data), 2048, pacer)
+    reader.start()
+    return reader, socket.socket(socket.AF_INET, socket.SOCK_DGRAM), receiver.getsockname()
+
+
 def test_datagram_socket_reports_its_reads_and_is_drained_on_the_beat() -> None:
     """A real socket under a pacer: read at once while quiet, unwatched once busy, its datagrams
     then read on the beat and delivered in order; closing it leaves no beat behind."""
     clock, reactor = Clock(), FakeReaderReactor()
     pacer = ReadPacer(clock, KEEPALIVE)
-    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    receiver.bind(("127.0.0.1", 0))
-    receiver.setblocking(False)
-    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     received: list[bytes] = []
-    reader = DatagramSocket(reactor, receiver, lambda data, _: received.append(data), 2048, pacer)
-    reader.start()
-    address = receiver.getsockname()
+    reader, sender, address = _paced_socket(reactor, pacer, received)
     for number in range(PACED_ARRIVALS):
         sender.sendto(b"%d" % number, address)
         assert reader in reactor.reading
@@ -160,17 +167,12 @@ def test_a_socket_that_fails_to_drain_leaves_the_beat_going() -> None:
 def test_a_watched_socket_reads_one_datagram_per_wakeup() -> None:
     """While quiet, each wakeup reads one datagram and counts it; the ones left waiting are read,
     in order, by the wakeups the level-triggered reactor makes for them."""
-    clock, reactor = Clock(), FakeReaderReactor()
-    pacer = ReadPacer(clock, KEEPALIVE)
-    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    receiver.bind(("127.0.0.1", 0))
-    receiver.setblocking(False)
-    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    reactor = FakeReaderReactor()
+    pacer = ReadPacer(Clock(), KEEPALIVE)
     received: list[bytes] = []
-    reader = DatagramSocket(reactor, receiver, lambda data, _: received.append(data), 2048, pacer)
-    reader.start()
+    reader, sender, address = _paced_socket(reactor, pacer, received)
     for number in range(3):
-        sender.sendto(b"%d" % number, receiver.getsockname())
+        sender.sendto(b"%d" % number, address)
     reader.doRead()
     assert received == [b"0"]
     reader.doRead()

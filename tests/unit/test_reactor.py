@@ -54,6 +54,17 @@ def _pair() -> tuple[socket.socket, socket.socket]:
     return left, right
 
 
+def _poll_logging_failures(reactor: HeartbeatReactor) -> list[str]:
+    """Run one turn of `reactor`; the messages of the failures it logged."""
+    logged: list[LogEvent] = []
+    globalLogPublisher.addObserver(logged.append)
+    try:
+        reactor.doPoll(1.0)
+    finally:
+        globalLogPublisher.removeObserver(logged.append)
+    return [str(event["log_failure"].value) for event in logged if "log_failure" in event]
+
+
 def test_ready_reader_is_read(reactor: HeartbeatReactor) -> None:
     """A readable descriptor gets its doRead, with what was sent to it."""
     mine, peer = _pair()
@@ -78,16 +89,9 @@ def test_failing_reader_is_logged_and_others_still_read(reactor: HeartbeatReacto
     reactor.addReader(good)
     broken_peer.send(b"x")
     good_peer.send(b"y")
-    logged: list[LogEvent] = []
-    globalLogPublisher.addObserver(logged.append)
-    try:
-        reactor.doPoll(1.0)
-    finally:
-        globalLogPublisher.removeObserver(logged.append)
+    assert _poll_logging_failures(reactor) == ["broken close"]
     assert [failure.type for failure in broken.lost] == [RuntimeError]
     assert good.read == [b"y"]
-    failures = [event["log_failure"] for event in logged if "log_failure" in event]
-    assert [str(failure.value) for failure in failures] == ["broken close"]
     reactor.removeAll()
     for end in (broken_end, broken_peer, good_end, good_peer):
         end.close()
@@ -140,14 +144,7 @@ def test_a_datagram_socket_whose_read_raises_is_logged_and_closed(
     monkeypatch.setattr(broken, "doRead", fail)
     broken_peer.send(b"x")
     good_peer.send(b"y")
-    logged: list[LogEvent] = []
-    globalLogPublisher.addObserver(logged.append)
-    try:
-        reactor.doPoll(1.0)
-    finally:
-        globalLogPublisher.removeObserver(logged.append)
-    failures = [event["log_failure"] for event in logged if "log_failure" in event]
-    assert [str(failure.value) for failure in failures] == ["broken socket"]
+    assert _poll_logging_failures(reactor) == ["broken socket"]
     assert broken.fileno() == -1 and broken not in reactor.getReaders()
     assert received == [b"y"]
     good.close()
