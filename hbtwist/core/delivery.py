@@ -114,8 +114,7 @@ class ReliableDelivery:
         acknowledgement (unsequenced, nobody tracks it), so it skips the unicast media known
         to reach other nodes only."""
         self.stats.sent += 1
-        ack = Message.of(("t", "NS_ackmsg"), ("dest", sender), ("ackseq", f"{seq:x}"))
-        stamped = self.stamper.stamp(ack, self._uuid_of(sender))
+        stamped = self.stamper.acknowledgement(sender, seq, self._uuid_of(sender))
         self._out.transmit_to(stamped, sender)
 
     def repeat(self, seq: int) -> None:

@@ -6,12 +6,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hbtwist.wire import Field, FieldType, Keyring, Message, sign_inner
+from hbtwist.wire.classic import AUTH
 from hbtwist.wire.template import MessageTemplate
 
 NOSEQUENCE = 0xFFFFFFFF
 _SEQ_SLOT = Field(b"seq", FieldType.STRING, b"0")
 _SLOTS = (b"seq", b"ts", b"ld")
 """The control fields that change from one stamp of a repeated message to the next."""
+_ACK_SLOTS = (b"ackseq", b"ts")
+"""The fields that change from one acknowledgement to the same node to the next."""
+ACK_TEMPLATES_LIMIT = 256
+"""Addressees whose acknowledgement templates are kept before they are all made again."""
+_AckTemplate = tuple[MessageTemplate, tuple[Field, ...]]
+"""An addressee's acknowledgement template and the fixed control fields it was made with."""
 
 
 def is_unsequenced(message_type: bytes | str | None) -> bool:
@@ -57,6 +64,7 @@ class Stamper:
         self._last_kind: tuple[Message, bool, bool] = (Message(), False, False)
         self._previous: Message | None = None
         self._template: tuple[MessageTemplate, Message, tuple[Field, ...]] | None = None
+        self._ack_templates: dict[tuple[str, bytes | None], _AckTemplate] = {}
 
     def stamp(self, message: Message, destuuid: bytes | None = None) -> Message:
         """Return `message` with control fields set; sequenced types consume the next `seq`.
@@ -93,6 +101,29 @@ class Stamper:
         if self.inner_auth and not nested:
             message = sign_inner(message, self.keyring)
         return message, seq
+
+    def acknowledgement(self, dest: str, ackseq: int, destuuid: bytes | None = None) -> Message:
+        """`NS_ackmsg` telling `dest` (whose UUID is `destuuid`, if known) that this node has its
+        messages up to `ackseq`: what `stamp` makes of `t dest ackseq`, filled into a template
+        kept per addressee (a node acknowledges each peer every tenth message)."""
+        ackseq_field = Field(b"ackseq", FieldType.STRING, b"%x" % ackseq)
+        return self._ack_template(dest, destuuid).fill((ackseq_field, self._ts_field()))
+
+    def _ack_template(self, dest: str, destuuid: bytes | None) -> MessageTemplate:
+        fixed = self._fixed_fields()
+        held = self._ack_templates.get((dest, destuuid))
+        if held is not None:
+            template, held_fixed = held
+            if held_fixed is fixed and template.keyring is self.keyring:
+                if template.inner_auth == self.inner_auth:
+                    return template
+        ack = Message.of(("t", "NS_ackmsg"), ("dest", dest), ("ackseq", "0"))
+        stamped = self.stamp(ack, destuuid).without(AUTH)
+        template = MessageTemplate(stamped.fields, _ACK_SLOTS, self.keyring, inner_auth=self.inner_auth)
+        if len(self._ack_templates) >= ACK_TEMPLATES_LIMIT:
+            self._ack_templates.clear()
+        self._ack_templates[(dest, destuuid)] = (template, fixed)
+        return template
 
     def _template_for(self, message: Message, nested: bool) -> MessageTemplate | None:
         """The template for a sequenced message stamped twice in a row (the status, the same
