@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from hbtwist.wire import classic, netstring
 from hbtwist.wire.auth import Keyring
-from hbtwist.wire.compress import compressed_payload
+from hbtwist.wire.compress import PAYLOAD, compressed_payload
 from hbtwist.wire.errors import AuthenticationFailed, EncodeError, MalformedPacket
 from hbtwist.wire.limits import MAXMSG
 from hbtwist.wire.message import Field, Message
@@ -103,7 +103,7 @@ def decode_datagram(data: bytes, keyring: Keyring) -> Message:
             raise AuthenticationFailed("inner auth field does not authenticate the message")
     else:
         raise MalformedPacket("not a Heartbeat message")
-    return _expand(message)
+    return _expand(message, data)
 
 
 def decode_message(data: bytes) -> Message:
@@ -115,7 +115,7 @@ def decode_message(data: bytes) -> Message:
         message, _ = classic.decode_classic(data)
     else:
         raise MalformedPacket("not a Heartbeat message")
-    return _expand(message)
+    return _expand(message, data)
 
 
 def _check_size(data: bytes) -> None:
@@ -134,7 +134,11 @@ def _peel_trailer(data: bytes, start: int) -> bytes:
     return data[colon + 1 : stop]
 
 
-def _expand(message: Message) -> Message:
+def _expand(message: Message, data: bytes) -> Message:
+    """`message` expanded if it wraps a compressed one. A wrapper names its payload field in its
+    bytes `data`, so a message whose bytes do not is passed on without a lookup."""
+    if PAYLOAD not in data:
+        return message
     inner = compressed_payload(message)
     if inner is None:
         return message
