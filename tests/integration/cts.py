@@ -101,6 +101,8 @@ class CtsCluster:
         """DetectionTime's measurements, in seconds: CTS's `min` and `max` of the run."""
         self.started_at: dict[str, float] = {}
         """When each node's start was last seen complete (`time.monotonic()`)."""
+        self.logged_at_start: Mark = {}
+        """Where each node's log stood when the node was last started."""
 
     # The logs
 
@@ -177,6 +179,7 @@ class CtsCluster:
         if not names:
             return
         mark = self.mark()
+        self.logged_at_start.update({name: mark[name] for name in names})
         for name in names:
             self.nodes[name].start()
         patterns = [(WE_STARTED if not self.up else THEY_STARTED) % name for name in names]

@@ -95,15 +95,19 @@ def stonith(cluster: CtsCluster, node: str) -> None:
 
 def redundant_path(cluster: CtsCluster, node: str) -> None:
     """RedundantpathTest: with the node running, its LAN B interface (the `bcast` medium) goes
-    down. Every other running node reports the node's link dead and the node reports theirs;
-    then, for one more deadtime, no node is declared dead and no group changes hands, and the
-    audit passes. The interface comes up again and every link is reported up."""
+    down, once both ends have reported its LAN B links up since they started (right after a
+    start, a link may not have been heard yet). Every other running node reports the node's
+    link dead and the node reports theirs; then, for one more deadtime, no node is declared
+    dead and no group changes hands, and the audit passes. The interface comes up again and
+    every link is reported up."""
     if node not in cluster.up:
         raise LabError(f"RedundantpathTest needs {node} up")
     others = sorted(cluster.up - {node})
     member = cluster.nodes[node]
     timers = cluster.timers
     timeout = timers.deadtime_ms / 1000 + LOAD_MARGIN_S
+    since_start = cluster.logged_at_start
+    cluster.look_for_all(_links(node, others, "up"), since_start, timeout, f"{node}'s LAN B links")
     mark = cluster.mark()
     member.set_interface(BCAST_INTERFACE, up=False)
     try:
