@@ -112,11 +112,8 @@ class Stamper:
     def _ack_template(self, dest: str, destuuid: bytes | None) -> MessageTemplate:
         fixed = self._fixed_fields()
         held = self._ack_templates.get((dest, destuuid))
-        if held is not None:
-            template, held_fixed = held
-            if held_fixed is fixed and template.keyring is self.keyring:
-                if template.inner_auth == self.inner_auth:
-                    return template
+        if held is not None and self._current(*held, fixed, self.inner_auth):
+            return held[0]
         ack = Message.of(("t", "NS_ackmsg"), ("dest", dest), ("ackseq", "0"))
         stamped = self.stamp(ack, destuuid).without(AUTH)
         template = MessageTemplate(stamped.fields, _ACK_SLOTS, self.keyring, inner_auth=self.inner_auth)
@@ -133,9 +130,8 @@ class Stamper:
         held = self._template
         if held is not None:
             template, base, held_fixed = held
-            if base is message and held_fixed is fixed and template.keyring is self.keyring:
-                if template.inner_auth == inner_auth:
-                    return template
+            if base is message and self._current(template, held_fixed, fixed, inner_auth):
+                return template
         if message is not self._previous:
             self._previous = message
             return None
@@ -145,6 +141,19 @@ class Stamper:
         template = MessageTemplate(stamped.fields, _SLOTS, self.keyring, inner_auth=inner_auth)
         self._template = (template, message, fixed)
         return template
+
+    def _current(
+        self,
+        template: MessageTemplate,
+        made_with: tuple[Field, ...],
+        fixed: tuple[Field, ...],
+        inner_auth: bool,
+    ) -> bool:
+        """Whether `template`, made with the fixed fields `made_with`, still stamps as this
+        stamper would: the same fixed fields, keyring and inner signing."""
+        return (
+            made_with is fixed and template.keyring is self.keyring and template.inner_auth == inner_auth
+        )
 
     def _kind_of(self, message: Message) -> tuple[bool, bool]:
         """Whether `message` is unsequenced and whether it nests messages; remembered for the

@@ -69,8 +69,7 @@ def decode_netstring(data: bytes, start: int = 0, depth: int = 0) -> tuple[Messa
     if not data.startswith(START, start):
         raise MalformedPacket("netstring message does not start with ###")
     fields, position = _RUNS.take(data, start)
-    learn = True
-    taken = position
+    taken: int | None = position  # where parsing began, until an element is not remembered
     size = len(data)
     known = _PARSED.get
     while not data.startswith(END, position):
@@ -84,10 +83,10 @@ def decode_netstring(data: bytes, start: int = 0, depth: int = 0) -> tuple[Messa
         element = data[colon + 1 : stop]
         entry = known(element)
         if entry is None:
-            if learn:
-                learn = False
+            if taken is not None:
                 if position != taken:
                     _RUNS.met(data, start, position, fields)
+                taken = None
             entry = _decode_element(element, depth)
             if entry.type is not FieldType.STRUCT:
                 keep(_PARSED, element, entry)
